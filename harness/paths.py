@@ -1,0 +1,35 @@
+"""Where shipped data lives: in a checkout (top-level folders) or inside the installed package."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+_CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shipped(folder: str, package: str) -> Path:
+    in_checkout = _CHECKOUT_ROOT / folder
+    if (_CHECKOUT_ROOT / "setup.cfg").is_file() and in_checkout.is_dir():
+        return in_checkout
+    return Path(str(resources.files(package)))
+
+
+def templates_dir() -> Path:
+    return _shipped("templates", "harness._templates")
+
+
+def inputs_dir() -> Path:
+    return _shipped("inputs", "harness._inputs")
+
+
+def potentials_dir() -> Path:
+    return _shipped("potentials", "harness._potentials")
+
+
+def structures_dir() -> Path:
+    return inputs_dir() / "structures"
+
+
+def default_campaign() -> Path:
+    return inputs_dir() / "default.toml"

@@ -1,0 +1,397 @@
+"""harness render: campaign file + potentials -> a campaign directory of standalone LAMMPS runs.
+
+Everything is validated and rendered in memory first; files are written only when nothing failed, so a bad
+input never leaves a half-written campaign. Re-rendering the same campaign changes nothing that finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from harness import __version__
+from harness.campaign import Campaign, load_campaign
+from harness.errors import HarnessError
+from harness.paths import structures_dir, templates_dir
+from harness.potentials import Potential, load_potential, verify_files
+from harness.runstate import read_status, write_json_atomic
+from harness.structures import (DEFAULT_MIN_DISTANCE_A, Structure, formula_counts, random_hard_sphere, read_cif,
+                                read_extxyz, supercell, write_lammps_data, write_rerun_dump)
+from harness.units import fs_to_ps, pa_to_bar, steps_for
+
+MANIFEST_FORMAT = 1
+# The files a run directory owns after rendering; anything else in it is output of a launch.
+RENDERED_FILES = ("in.lammps", "data.lmp", "run.json", "reference.lammpstrj", "reference.extxyz")
+
+
+@dataclass
+class PlannedRun:
+    run_id: str
+    task: str
+    potential: Potential
+    template: str
+    structure: Structure
+    params: dict[str, Any]
+    nsteps: int
+    cost: float
+    context: dict[str, Any] = field(default_factory=dict)
+    extra_files: dict[str, str] = field(default_factory=dict)   # name -> text
+    triclinic_data: bool = False
+    files: dict[str, str] = field(default_factory=dict)         # rendered name -> text
+
+
+def run_seed(campaign_seed: int, run_id: str) -> int:
+    """A deterministic LAMMPS seed (1 .. 9e8) for each run, from the campaign seed and the run id."""
+    digest = hashlib.sha256(f"{campaign_seed}:{run_id}".encode()).hexdigest()
+    return int(digest[:12], 16) % 900_000_000 + 1
+
+
+def _fmt_pressure(pressure_pa: float) -> str:
+    """1e6 -> '1e6', 2.5e9 -> '2.5e9' (for run ids)."""
+    exponent = int(math.floor(math.log10(pressure_pa)))
+    return f"{round(pressure_pa / 10**exponent, 3):g}e{exponent}"
+
+
+def find_structure(name: str, campaign_dir: Path) -> Path:
+    """A structure is a CIF path (relative to the campaign file) or a name NAME matching NAME.cif or NAME_*.cif
+    in the campaign's structures/ folder, ./inputs/structures or the shipped structure library."""
+    direct = (campaign_dir / name)
+    if direct.suffix.lower() == ".cif":
+        if direct.is_file():
+            return direct
+        raise HarnessError(f"structure file {direct} does not exist")
+    folders = [campaign_dir / "structures", Path.cwd() / "inputs" / "structures", structures_dir()]
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        exact = folder / f"{name}.cif"
+        if exact.is_file():
+            return exact
+        matches = sorted(p for p in folder.glob(f"{name}_*.cif") if "PROTOTYPE" not in p.name)
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise HarnessError(f"structure name {name!r} is ambiguous in {folder}: {', '.join(p.name for p in matches)}")
+    known = sorted({p.name.split("_")[0] for f in folders if f.is_dir() for p in f.glob("*.cif")})
+    raise HarnessError(f"unknown structure {name!r} (known: {', '.join(known)}; or give a path to a .cif file)")
+
+
+def _formula(structure: Structure) -> str:
+    counts = structure.counts()
+    divisor = math.gcd(*counts.values())
+    return "".join(f"{s}{n // divisor if n // divisor > 1 else ''}" for s, n in sorted(counts.items()))
+
+
+def _timestep(task: Any, campaign: Campaign, potential: Potential) -> float:
+    if getattr(task, "timestep_fs", None):
+        return float(task.timestep_fs)
+    if campaign.settings.timestep_fs:
+        return float(campaign.settings.timestep_fs)
+    return potential.timestep_fs
+
+
+def _md_steps(campaign: Campaign, dt_fs: float, dump_interval_ps: float) -> dict[str, int]:
+    dump_every = steps_for(dump_interval_ps, dt_fs)
+    thermo_every = min(steps_for(campaign.settings.thermo_every_ps, dt_fs), dump_every)
+    while dump_every % thermo_every:
+        thermo_every -= 1
+    restart_every = max(dump_every, steps_for(campaign.settings.restart_every_ps, dt_fs))
+    restart_every = int(math.ceil(restart_every / dump_every)) * dump_every
+    return {"dump_every": dump_every, "thermo_every": thermo_every, "restart_every": restart_every}
+
+
+def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRun]:
+    campaign_dir = campaign.source.parent
+    settings = campaign.settings
+    runs: list[PlannedRun] = []
+    structure_cache: dict[str, Structure] = {}
+
+    def structure(name: str) -> Structure:
+        if name not in structure_cache:
+            path = find_structure(name, campaign_dir)
+            structure_cache[name] = read_cif(path, name=name)
+        return structure_cache[name]
+
+    for pot in potentials:
+        task = campaign.tasks.get("conductivity")
+        if task:
+            cell = supercell(structure(task.structure), task.supercell)
+            dt = _timestep(task, campaign, pot)
+            steps = _md_steps(campaign, dt, task.dump_interval_ps)
+            equil = steps_for(task.equilibration_ps, dt) if task.equilibration_ps > 0 else 0
+            equil = int(math.ceil(equil / steps["dump_every"])) * steps["dump_every"]
+            nsteps = equil + steps_for(task.duration_ps, dt)
+            for temperature in task.temperatures_K:
+                for repeat in range(1, task.repeats + 1):
+                    params = {"temperature_K": float(temperature), "duration_ps": float(task.duration_ps),
+                              "equilibration_ps": float(task.equilibration_ps), "timestep_fs": dt,
+                              "dump_interval_ps": float(task.dump_interval_ps), "supercell": list(task.supercell),
+                              "thermostat_damping_fs": float(task.thermostat_damping_fs)}
+                    runs.append(PlannedRun(
+                        run_id=f"t3-conductivity-{pot.name}-T{temperature:g}-r{repeat}", task="conductivity",
+                        potential=pot, template="conductivity.lammps.j2", structure=cell, params=params,
+                        nsteps=nsteps, cost=float(cell.natoms * nsteps),
+                        context={**steps, "equilibration_steps": equil,
+                                 "damping_ps": fs_to_ps(task.thermostat_damping_fs)}))
+        task = campaign.tasks.get("robustness")
+        if task:
+            distances = {**DEFAULT_MIN_DISTANCE_A, **task.min_distance_A}
+            cell = random_hard_sphere(task.formula, task.natoms, task.density_g_cm3, distances, settings.seed)
+            cell.name = f"random-{task.formula}"
+            dt = _timestep(task, campaign, pot)
+            steps = _md_steps(campaign, dt, task.dump_interval_ps)
+            nsteps = steps_for(task.duration_ps, dt)
+            for temperature in task.temperatures_K:
+                for pressure in task.pressures_Pa:
+                    for repeat in range(1, task.repeats + 1):
+                        params = {"temperature_K": float(temperature), "pressure_Pa": float(pressure),
+                                  "pressure_bar": pa_to_bar(float(pressure)), "duration_ps": float(task.duration_ps),
+                                  "timestep_fs": dt, "dump_interval_ps": float(task.dump_interval_ps),
+                                  "relax": bool(task.relax), "density_g_cm3": float(task.density_g_cm3),
+                                  "thermostat_damping_fs": float(task.thermostat_damping_fs),
+                                  "barostat_damping_fs": float(task.barostat_damping_fs)}
+                        runs.append(PlannedRun(
+                            run_id=f"t4-robustness-{pot.name}-T{temperature:g}-p{_fmt_pressure(float(pressure))}-r{repeat}",
+                            task="robustness", potential=pot, template="robustness.lammps.j2", structure=cell,
+                            params=params, nsteps=nsteps, cost=float(cell.natoms * nsteps),
+                            context={**steps, "damping_ps": fs_to_ps(task.thermostat_damping_fs),
+                                     "barostat_damping_ps": fs_to_ps(task.barostat_damping_fs)}))
+        task = campaign.tasks.get("melt_quench")
+        if task:
+            cell = supercell(structure(task.structure), task.supercell)
+            dt = _timestep(task, campaign, pot)
+            steps = _md_steps(campaign, dt, task.dump_interval_ps)
+            span = task.T_high_K - task.T_low_K
+            heat_end = steps_for(span / task.heating_rate_K_per_ps, dt)
+            hold_end = heat_end + (steps_for(task.hold_ps, dt) if task.hold_ps > 0 else 0)
+            nsteps = hold_end + steps_for(span / task.quench_rate_K_per_ps, dt)
+            for variant in task.variants:
+                ensemble = "nvt" if variant.startswith("nvt") else "npt"
+                for repeat in range(1, task.repeats + 1):
+                    params = {"variant": variant, "T_low_K": float(task.T_low_K), "T_high_K": float(task.T_high_K),
+                              "heating_rate_K_per_ps": float(task.heating_rate_K_per_ps),
+                              "quench_rate_K_per_ps": float(task.quench_rate_K_per_ps), "hold_ps": float(task.hold_ps),
+                              "pressure_Pa": float(task.pressure_Pa), "pressure_bar": pa_to_bar(float(task.pressure_Pa)),
+                              "timestep_fs": dt, "dump_interval_ps": float(task.dump_interval_ps),
+                              "supercell": list(task.supercell)}
+                    runs.append(PlannedRun(
+                        run_id=f"t2-meltquench-{pot.name}-{variant}-r{repeat}", task="melt_quench", potential=pot,
+                        template="melt_quench.lammps.j2", structure=cell, params=params, nsteps=nsteps,
+                        cost=float(cell.natoms * nsteps), triclinic_data=ensemble == "npt",
+                        context={**steps, "ensemble": ensemble, "heat_end": heat_end, "hold_end": hold_end,
+                                 "damping_ps": fs_to_ps(task.thermostat_damping_fs),
+                                 "barostat_damping_ps": fs_to_ps(task.barostat_damping_fs)}))
+        task = campaign.tasks.get("forces")
+        if task:
+            ref_path = campaign_dir / task.reference
+            frames = read_extxyz(ref_path)
+            if len({f.natoms for f in frames}) != 1:
+                raise HarnessError(f"reference file {ref_path}: all frames must have the same number of atoms")
+            params = {"reference": ref_path.name, "nframes": len(frames)}
+            dump_text = _rerun_dump_text(frames, pot.elements)
+            runs.append(PlannedRun(
+                run_id=f"t2-forces-{pot.name}", task="forces", potential=pot, template="forces.lammps.j2",
+                structure=frames[0], params=params, nsteps=len(frames), cost=float(frames[0].natoms * len(frames) * 10),
+                triclinic_data=True,
+                extra_files={"reference.lammpstrj": dump_text, "reference.extxyz": ref_path.read_text()}))
+        task = campaign.tasks.get("formation")
+        if task:
+            for kind, names in (("relax", task.structures), ("single_point", task.single_point)):
+                for name in names:
+                    crystal = structure(name)
+                    params = {"structure": name, "formula": _formula(crystal)}
+                    if kind == "relax":
+                        params["relax_box"] = bool(task.relax_box)
+                    short = "relax" if kind == "relax" else "single"
+                    runs.append(PlannedRun(
+                        run_id=f"t1-{short}-{pot.name}-{name}", task=kind, potential=pot,
+                        template=f"{kind}.lammps.j2", structure=crystal, params=params, nsteps=1,
+                        cost=float(crystal.natoms * (2000 if kind == "relax" else 1)), triclinic_data=True))
+    ids = [r.run_id for r in runs]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise HarnessError(f"two runs would share the id {duplicates[0]!r}: give potentials distinct names")
+    return runs
+
+
+def _rerun_dump_text(frames: list[Structure], elements: list[str]) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "reference.lammpstrj"
+        write_rerun_dump(frames, path, elements)
+        return path.read_text()
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(math.ceil(seconds))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def render_run(run: PlannedRun, campaign: Campaign, environment: jinja2.Environment) -> None:
+    """Fill ``run.files`` with the text of every rendered file (nothing is written here)."""
+    pot = run.potential
+    seed = run_seed(campaign.settings.seed, run.run_id)
+    file_paths = {key: f"../../potentials/{pot.name}/{item.path.name}" for key, item in pot.files.items()}
+    run_record = {
+        "run_id": run.run_id, "task": run.task, "potential": pot.name, "elements": pot.elements,
+        "natoms": run.structure.natoms, "counts": {e: run.structure.counts().get(e, 0) for e in pot.elements},
+        "structure": run.structure.name, "seed": seed, "repeat": _repeat_of(run.run_id),
+        "params": run.params, "nsteps": run.nsteps, "wall_time_s": campaign.settings.wall_time_s,
+        "volume_A3": run.structure.volume_a3,
+    }
+    context = {
+        "run": run_record, "params": run.params, "potential": pot, "potential_lines": pot.pair_lines(file_paths),
+        "timestep_ps": fs_to_ps(run.params.get("timestep_fs", pot.timestep_fs)), "nsteps": run.nsteps,
+        "wall_time_hms": _hms(campaign.settings.wall_time_s), **run.context,
+    }
+    try:
+        text = environment.get_template(run.template).render(**context)
+    except jinja2.UndefinedError as exc:
+        raise HarnessError(f"template {run.template}: {exc.message} (run {run.run_id})") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        data_path = Path(tmp) / "data.lmp"
+        write_lammps_data(run.structure, data_path, pot.elements, pot.masses, force_triclinic=run.triclinic_data)
+        data_text = data_path.read_text()
+    run.files = {"in.lammps": text, "data.lmp": data_text,
+                 "run.json": json.dumps(run_record, indent=1) + "\n", **run.extra_files}
+
+
+def _repeat_of(run_id: str) -> int:
+    last = run_id.rsplit("-", 1)[-1]
+    return int(last[1:]) if last.startswith("r") and last[1:].isdigit() else 1
+
+
+def template_environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=False)
+
+
+def campaign_fingerprint(campaign: Campaign, potentials: list[Potential]) -> str:
+    digest = hashlib.sha256(campaign.text.encode())
+    for pot in potentials:
+        digest.update(pot.source.read_bytes())
+    return digest.hexdigest()
+
+
+def _check_writable(out_dir: Path) -> None:
+    probe_parent = out_dir if out_dir.exists() else out_dir.parent
+    while not probe_parent.exists() and probe_parent != probe_parent.parent:
+        probe_parent = probe_parent.parent
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HarnessError(f"output directory {out_dir} exists and is not a directory")
+    if not os.access(probe_parent, os.W_OK | os.X_OK):
+        raise HarnessError(f"output directory {out_dir} is not writable (no write permission on {probe_parent})")
+
+
+def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> dict[str, Any]:
+    """Render a campaign into ``out_dir``; returns the manifest. See docs/run-directory.md for the layout."""
+    campaign = load_campaign(campaign_path)
+    _check_writable(out_dir)
+    search = [campaign_path.parent / "potentials", campaign_path.parent.parent / "potentials"]
+    potentials = [load_potential(name, search) for name in campaign.settings.potentials]
+    names = [p.name for p in potentials]
+    if len(set(names)) != len(names):
+        raise HarnessError(f"campaign {campaign_path}: potential listed twice in [campaign].potentials")
+    for pot in potentials:
+        problems = verify_files(pot)
+        if problems:
+            raise HarnessError(problems[0])
+    runs = plan_runs(campaign, potentials)
+    environment = template_environment()
+    for run in runs:
+        render_run(run, campaign, environment)
+    fingerprint = campaign_fingerprint(campaign, potentials)
+
+    manifest_path = out_dir / "manifest.json"
+    if manifest_path.is_file():
+        try:
+            old = json.loads(manifest_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            old = {}
+        if old.get("campaign_sha256") != fingerprint and not force:
+            raise HarnessError(f"{out_dir} holds a different campaign ({old.get('campaign', '?')}); "
+                               "use --force to re-render it (finished runs whose inputs are unchanged are kept)")
+    elif out_dir.exists() and any(out_dir.iterdir()) and not force:
+        raise HarnessError(f"output directory {out_dir} is not empty and holds no campaign; use --force or another --out")
+
+    manifest = {
+        "format": MANIFEST_FORMAT, "campaign": campaign.settings.name, "campaign_sha256": fingerprint,
+        "campaign_file": str(campaign_path.resolve()), "harness_version": __version__,
+        "potentials": {p.name: {"source": str(p.source), "elements": p.elements, "packages": p.packages,
+                                "accelerators": p.accelerators, "max_ranks_per_run": p.max_ranks_per_run,
+                                "files": {k: {"name": f.path.name, "sha256": f.sha256} for k, f in p.files.items()}}
+                       for p in potentials},
+        "runs": [{"run_id": r.run_id, "task": r.task, "potential": r.potential.name, "dir": f"runs/{r.run_id}",
+                  "nsteps": r.nsteps, "cost": r.cost} for r in runs],
+    }
+    fresh = not out_dir.exists()
+    target = out_dir
+    if fresh:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        target = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.rendering-", dir=out_dir.parent))
+    try:
+        _write_campaign(target, campaign, potentials, runs, manifest)
+    except OSError as exc:
+        if fresh:
+            shutil.rmtree(target, ignore_errors=True)
+        raise HarnessError(f"cannot write campaign to {out_dir}: {exc.strerror} ({exc.filename})") from None
+    if fresh:
+        os.rename(target, out_dir)
+    return manifest
+
+
+def _write_campaign(target: Path, campaign: Campaign, potentials: list[Potential], runs: list[PlannedRun],
+                    manifest: dict[str, Any]) -> None:
+    (target / "runs").mkdir(parents=True, exist_ok=True)
+    (target / "campaign.toml").write_text(campaign.text)
+    for pot in potentials:
+        folder = target / "potentials" / pot.name
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(pot.source, folder / pot.source.name)
+        for item in pot.files.values():
+            destination = folder / item.path.name
+            if not destination.exists() or destination.stat().st_size != item.path.stat().st_size:
+                shutil.copy2(item.path, destination)
+    for run in runs:
+        run_dir = target / "runs" / run.run_id
+        run_dir.mkdir(exist_ok=True)
+        unchanged = all((run_dir / name).is_file() and (run_dir / name).read_text() == text
+                        for name, text in run.files.items())
+        if unchanged:
+            continue  # same inputs: keep whatever the run has produced (done, or partial with restarts)
+        state = read_status(run_dir).get("state")
+        if state not in (None, "pending"):
+            # Inputs changed (only possible with --force): old outputs describe another run, clear them.
+            for entry in run_dir.iterdir():
+                if entry.name not in RENDERED_FILES:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        for name, text in run.files.items():
+            write_text_atomic(run_dir / name, text)
+        write_json_atomic(run_dir / "status.json", {"state": "pending", "reason": None, "message": None, "step": 0,
+                                                    "nsteps": run.nsteps, "time_ps": 0.0, "attempts": 0})
+    write_json_atomic(target / "manifest.json", manifest)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def describe(manifest: dict[str, Any]) -> str:
+    by_task: dict[str, int] = {}
+    for run in manifest["runs"]:
+        by_task[run["task"]] = by_task.get(run["task"], 0) + 1
+    parts = ", ".join(f"{n} {task}" for task, n in by_task.items())
+    return f"{len(manifest['runs'])} runs ({parts}) for potentials {', '.join(manifest['potentials'])}"
+
+
+__all__ = ["render_campaign", "plan_runs", "PlannedRun", "run_seed", "describe", "asdict"]

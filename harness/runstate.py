@@ -1,0 +1,145 @@
+"""Run state on disk: status.json written atomically, and lock files that work across processes, ranks and
+nodes sharing a filesystem (O_CREAT|O_EXCL creation, a heartbeat, and stale-lock recovery)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+STATES = ("pending", "running", "done", "failed")
+REASONS = ("lammps_error", "lost_atoms", "non_finite", "wall_time", "crashed")
+LOCK_NAME = "run.lock"
+# A lock whose heartbeat is older than this is stale even when its owner's host cannot be checked.
+STALE_AFTER_S = 120.0
+HEARTBEAT_S = 10.0
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to a temporary file in the same folder, flush it to disk, then rename over ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w") as handle:
+            json.dump(data, handle, indent=1)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((run_dir / "status.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def update_status(run_dir: Path, **fields: Any) -> dict[str, Any]:
+    status = read_status(run_dir)
+    status.update(fields, updated=now_iso())
+    write_json_atomic(run_dir / "status.json", status)
+    return status
+
+
+class RunLock:
+    """An exclusive claim on one run directory. ``acquire`` never blocks: it returns False if another live
+    process holds the run."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK_NAME
+        self.token = uuid.uuid4().hex
+        self.held = False
+
+    def _owner(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, json.JSONDecodeError):
+            return {}  # being written right now, or damaged: judge by age
+
+    def _is_stale(self, owner: dict[str, Any]) -> bool:
+        try:
+            age = time.time() - self.path.stat().st_mtime
+        except FileNotFoundError:
+            return True
+        if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+            try:
+                os.kill(owner["pid"], 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+            return False
+        return age > STALE_AFTER_S
+
+    def acquire(self) -> bool:
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self._owner()
+                if owner is None:
+                    continue
+                if not self._is_stale(owner):
+                    return False
+                # Break the stale lock: move it aside, and put it back if it turned out not to be the stale one.
+                aside = self.path.with_name(f"{LOCK_NAME}.stale-{self.token}")
+                try:
+                    os.rename(self.path, aside)
+                except FileNotFoundError:
+                    continue
+                try:
+                    moved = json.loads(aside.read_text())
+                except (OSError, json.JSONDecodeError):
+                    moved = {}
+                if moved.get("token") != owner.get("token"):
+                    try:
+                        os.link(aside, self.path)
+                    except FileExistsError:
+                        pass
+                    aside.unlink(missing_ok=True)
+                    return False
+                aside.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "token": self.token,
+                           "since": now_iso()}, handle)
+            self.held = True
+            return True
+        return False
+
+    def heartbeat(self) -> None:
+        if self.held:
+            try:
+                os.utime(self.path)
+            except FileNotFoundError:
+                pass
+
+    def release(self) -> None:
+        if self.held:
+            owner = self._owner()
+            if owner and owner.get("token") == self.token:
+                self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def lock_holder(run_dir: Path) -> dict[str, Any] | None:
+    """The owner of a live lock on ``run_dir`` (None if unlocked or stale)."""
+    lock = RunLock(run_dir)
+    owner = lock._owner()
+    if owner is None or lock._is_stale(owner):
+        return None
+    return owner
