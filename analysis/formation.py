@@ -1,0 +1,119 @@
+"""Task 1: formation energies along the Li2S–P2S5 tie line, the paper's eq. (1).
+
+    E_f/atom = [E((Li2S)_x(P2S5)_(1-x)) - x E(Li2S) - (1-x) E(P2S5)] / (7 - 4x)
+
+with energies per formula unit of (Li2S)_x(P2S5)_(1-x), which holds 7 - 4x atoms. For a cell with
+N_Li lithium and N_P phosphorus atoms on the tie line (N_S = N_Li/2 + 5 N_P/2) this is the same as
+
+    E_f/atom = [E_cell - (N_Li/2) E_fu(Li2S) - (N_P/2) E_fu(P2S5)] / N_atoms
+
+with E_fu the energy per formula unit (3 atoms for Li2S, 7 for P2S5). Energies in eV, E_f in meV/atom.
+Both end-points are needed: without a Li2S or P2S5 energy from the same potential and protocol E_f
+cannot be computed, and only the raw energies are reported.
+
+The reference CSV has the columns ``structure`` and ``E_f_meV_per_atom`` (the reference formation
+energy, e.g. from DFT, in meV/atom); RMSE(E_f) is taken over the structures present in both.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from pathlib import Path
+
+from analysis.errors import AnalysisError
+
+# The paper's eight crystals (Task 1), in the paper's order, and the two end-points.
+PAPER_CRYSTALS = ("Li2P2S6", "Li4P2S7", "Li7P3S11", "alpha-Li3PS4", "beta-Li3PS4", "gamma-Li3PS4",
+                  "LT-Li7PS6", "HT-Li7PS6")
+END_POINTS = ("Li2S", "P2S5")
+REFERENCE_COLUMNS = ("structure", "E_f_meV_per_atom")
+
+_GREEK = {"α": "alpha", "β": "beta", "γ": "gamma"}
+
+
+def canonical_name(name: str) -> str:
+    """Canonical spelling of a structure name: 'α-Li3PS4', 'alpha_li3ps4' and 'Alpha-Li3PS4' give
+    'alpha-Li3PS4'; 'lt-li7ps6' gives 'LT-Li7PS6'. Unknown names are returned stripped."""
+    text = name.strip()
+    for greek, latin in _GREEK.items():
+        text = text.replace(greek, latin)
+    key = re.sub(r"[\s_\-]", "", text).lower()
+    for known in PAPER_CRYSTALS + END_POINTS:
+        if re.sub(r"[\s_\-]", "", known).lower() == key:
+            return known
+    return text
+
+
+def tie_line_x(counts: dict[str, int]) -> float:
+    """x of (Li2S)_x(P2S5)_(1-x) for element counts on the tie line (x = N_Li / (N_Li + N_P))."""
+    n_li, n_p, n_s = counts.get("Li", 0), counts.get("P", 0), counts.get("S", 0)
+    extra = set(counts) - {"Li", "P", "S"}
+    if extra and any(counts[e] for e in extra):
+        raise AnalysisError(f"composition {counts} has elements other than Li, P, S")
+    if n_li + n_p == 0 or abs(n_s - (n_li / 2 + 5 * n_p / 2)) > 1e-9:
+        raise AnalysisError(f"composition Li{n_li}P{n_p}S{n_s} is not on the Li2S-P2S5 tie line")
+    return n_li / (n_li + n_p)
+
+
+def formation_energy_eq1_eV_per_atom(energy_per_fu_eV: float, x: float, e_li2s_per_fu_eV: float,
+                                     e_p2s5_per_fu_eV: float) -> float:
+    """The paper's eq. (1) literally: all energies per formula unit of (Li2S)_x(P2S5)_(1-x), Li2S, P2S5."""
+    return (energy_per_fu_eV - x * e_li2s_per_fu_eV - (1.0 - x) * e_p2s5_per_fu_eV) / (7.0 - 4.0 * x)
+
+
+def formation_energy_meV_per_atom(energy_eV: float, counts: dict[str, int], e_li2s_per_atom_eV: float,
+                                  e_p2s5_per_atom_eV: float) -> float:
+    """E_f per atom (meV/atom) of a cell with total energy ``energy_eV`` and element ``counts``,
+    from the end-points' energies per atom (eV/atom)."""
+    tie_line_x(counts)
+    n_atoms = sum(counts.values())
+    e_li2s_fu = 3.0 * e_li2s_per_atom_eV
+    e_p2s5_fu = 7.0 * e_p2s5_per_atom_eV
+    e_f = (energy_eV - counts.get("Li", 0) / 2.0 * e_li2s_fu - counts.get("P", 0) / 2.0 * e_p2s5_fu) / n_atoms
+    return 1000.0 * e_f
+
+
+def read_reference(path: Path, known_structures: set[str]) -> dict[str, float]:
+    """Reference E_f (meV/atom) by canonical structure name from a CSV with ``structure,E_f_meV_per_atom``.
+
+    A structure that is neither in ``known_structures`` (the campaign's) nor one of the paper's eight
+    crystals is an error: it is most likely a misspelling.
+    """
+    if not path.is_file():
+        raise AnalysisError(f"formation reference CSV not found: {path}")
+    with open(path, newline="", encoding="utf-8") as handle:
+        lines = [line for line in handle if line.strip() and not line.startswith("#")]
+    reader = csv.DictReader(lines)
+    if reader.fieldnames is None or any(c not in reader.fieldnames for c in REFERENCE_COLUMNS):
+        raise AnalysisError(f"formation reference {path} needs the columns {', '.join(REFERENCE_COLUMNS)} "
+                            f"(has: {', '.join(reader.fieldnames or [])})")
+    values: dict[str, float] = {}
+    unknown: list[str] = []
+    allowed = set(PAPER_CRYSTALS) | set(END_POINTS) | {canonical_name(s) for s in known_structures}
+    for row in reader:
+        name = canonical_name(row["structure"])
+        if name not in allowed:
+            unknown.append(row["structure"].strip())
+            continue
+        try:
+            values[name] = float(row["E_f_meV_per_atom"])
+        except ValueError:
+            raise AnalysisError(f"formation reference {path}: {row['structure']} has a non-numeric "
+                                f"E_f_meV_per_atom {row['E_f_meV_per_atom']!r}") from None
+    if unknown:
+        raise AnalysisError(f"formation reference {path} names unknown structures: {', '.join(unknown)} "
+                            f"(known: {', '.join(sorted(allowed))})")
+    return values
+
+
+def missing_crystals(structures: set[str]) -> list[str]:
+    """The paper's eight crystals that are not among ``structures`` (canonical names)."""
+    present = {canonical_name(s) for s in structures}
+    return [c for c in PAPER_CRYSTALS if c not in present]
+
+
+def rmse(errors: list[float]) -> float:
+    finite = [e for e in errors if math.isfinite(e)]
+    return math.sqrt(sum(e * e for e in finite) / len(finite)) if finite else float("nan")
