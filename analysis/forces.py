@@ -112,17 +112,20 @@ def read_extxyz(path: Path | str) -> list[XYZFrame]:
         if "pos" not in columns:
             raise AnalysisError(f"{path}: frame {len(frames)} has no 'pos' property")
         table = np.array(rows, dtype=object)
-        positions = table[:, columns["pos"]].astype(float)
-        forces = None
-        for key in FORCE_PROPERTIES:
-            if key in columns:
-                forces = table[:, columns[key]].astype(float)
-                break
-        energy = None
-        for key in ENERGY_KEYS:
-            if key in info:
-                energy = float(info[key])
-                break
+        try:
+            positions = table[:, columns["pos"]].astype(float)
+            forces = None
+            for key in FORCE_PROPERTIES:
+                if key in columns:
+                    forces = table[:, columns[key]].astype(float)
+                    break
+            energy = None
+            for key in ENERGY_KEYS:
+                if key in info:
+                    energy = float(info[key])
+                    break
+        except ValueError as error:
+            raise AnalysisError(f"{path}: frame {len(frames)} has a non-numeric value ({error})") from None
         frames.append(XYZFrame(species=species, positions_A=positions, forces_eV_per_A=forces,
                                energy_eV=energy, info=info))
         i += 2 + natoms

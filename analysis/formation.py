@@ -13,6 +13,9 @@ cannot be computed, and only the raw energies are reported.
 
 The reference CSV has the columns ``structure`` and ``E_f_meV_per_atom`` (the reference formation
 energy, e.g. from DFT, in meV/atom); RMSE(E_f) is taken over the structures present in both.
+Alternatively it may give reference energies, ``structure,formula,energy_per_atom_eV`` (the format of
+inputs/reference/formation_chgnet.csv): the reference E_f is then computed by eq. (1) from the CSV's own
+Li2S and P2S5 rows, and is unavailable (with a note) when either end-point is missing.
 """
 
 from __future__ import annotations
@@ -75,21 +78,36 @@ def formation_energy_meV_per_atom(energy_eV: float, counts: dict[str, int], e_li
     return 1000.0 * e_f
 
 
-def read_reference(path: Path, known_structures: set[str]) -> dict[str, float]:
+def formula_counts(formula: str) -> dict[str, int]:
+    """Element counts of a formula such as 'Li7P3S11'."""
+    counts: dict[str, int] = {}
+    for element, number in re.findall(r"([A-Z][a-z]?)(\d*)", formula):
+        counts[element] = counts.get(element, 0) + (int(number) if number else 1)
+    if not counts:
+        raise AnalysisError(f"cannot read formula {formula!r}")
+    return counts
+
+
+def read_reference(path: Path, known_structures: set[str]) -> tuple[dict[str, float], str | None]:
     """Reference E_f (meV/atom) by canonical structure name from a CSV with ``structure,E_f_meV_per_atom``.
 
     A structure that is neither in ``known_structures`` (the campaign's) nor one of the paper's eight
-    crystals is an error: it is most likely a misspelling.
+    crystals (or an end-point) is an error: it is most likely a misspelling. Returns the values and a
+    note (or None), e.g. when an energy-style reference lacks an end-point.
     """
     if not path.is_file():
         raise AnalysisError(f"formation reference CSV not found: {path}")
     with open(path, newline="", encoding="utf-8") as handle:
         lines = [line for line in handle if line.strip() and not line.startswith("#")]
     reader = csv.DictReader(lines)
-    if reader.fieldnames is None or any(c not in reader.fieldnames for c in REFERENCE_COLUMNS):
+    fields = reader.fieldnames or []
+    energy_style = "E_f_meV_per_atom" not in fields and {"formula", "energy_per_atom_eV"} <= set(fields)
+    if "structure" not in fields or not (energy_style or "E_f_meV_per_atom" in fields):
         raise AnalysisError(f"formation reference {path} needs the columns {', '.join(REFERENCE_COLUMNS)} "
-                            f"(has: {', '.join(reader.fieldnames or [])})")
+                            f"(or structure,formula,energy_per_atom_eV); it has: {', '.join(fields)}")
+    column = "energy_per_atom_eV" if energy_style else "E_f_meV_per_atom"
     values: dict[str, float] = {}
+    formulas: dict[str, str] = {}
     unknown: list[str] = []
     allowed = set(PAPER_CRYSTALS) | set(END_POINTS) | {canonical_name(s) for s in known_structures}
     for row in reader:
@@ -98,14 +116,29 @@ def read_reference(path: Path, known_structures: set[str]) -> dict[str, float]:
             unknown.append(row["structure"].strip())
             continue
         try:
-            values[name] = float(row["E_f_meV_per_atom"])
-        except ValueError:
+            values[name] = float(row[column])
+        except (ValueError, TypeError):
             raise AnalysisError(f"formation reference {path}: {row['structure']} has a non-numeric "
-                                f"E_f_meV_per_atom {row['E_f_meV_per_atom']!r}") from None
+                                f"{column} {row[column]!r}") from None
+        if energy_style:
+            formulas[name] = row["formula"]
     if unknown:
         raise AnalysisError(f"formation reference {path} names unknown structures: {', '.join(unknown)} "
                             f"(known: {', '.join(sorted(allowed))})")
-    return values
+    if not energy_style:
+        return values, None
+    missing = [e for e in END_POINTS if e not in values]
+    if missing:
+        return {}, (f"formation reference {path.name} gives energies but lacks {' and '.join(missing)}: "
+                    "reference E_f cannot be formed by eq. (1), RMSE(E_f) not computed")
+    e_f = {}
+    for name, energy_per_atom in values.items():
+        if name in END_POINTS:
+            continue
+        counts = formula_counts(formulas[name])
+        total = energy_per_atom * sum(counts.values())
+        e_f[name] = formation_energy_meV_per_atom(total, counts, values["Li2S"], values["P2S5"])
+    return e_f, None
 
 
 def missing_crystals(structures: set[str]) -> list[str]:
