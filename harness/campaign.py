@@ -25,6 +25,7 @@ class CampaignSettings:
     restart_every_ps: float = 10.0     # restart files during MD (for resume)
     thermo_every_ps: float = 0.1       # progress / finite-value checks
     timestep_fs: float | None = None   # None: each potential's suggested timestep
+    templates: str = ""                # a folder of templates that override the shipped ones (same names)
 
 
 @dataclass

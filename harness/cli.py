@@ -35,7 +35,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     from harness.launch import LaunchOptions, launch
     options = LaunchOptions(ranks_per_run=args.ranks_per_run, wall_time_s=args.wall_time, retry_failed=args.retry_failed,
                             lmp=args.lmp, accelerator=args.accelerator, progress_every_s=args.progress_every,
-                            only=args.only)
+                            only=args.only, kill_grace_s=args.kill_grace)
     return launch(Path(args.dir), options)
 
 
@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "or an accelerator name from the potential file (e.g. kokkos)")
     p.add_argument("--only", help="only runs whose id contains this text")
     p.add_argument("--progress-every", type=float, default=15.0, help="seconds between progress lines (0: none)")
+    p.add_argument("--kill-grace", type=float, default=30.0,
+                   help="seconds past the wall-time limit before a hung LAMMPS process is killed (default 30)")
     p.set_defaults(func=_cmd_launch)
 
     p = sub.add_parser("status", help="counts by state and per-run progress")

@@ -31,7 +31,6 @@ from harness.runstate import RunLock, lock_holder, now_iso, read_status, update_
 # Outputs of an attempt; a fresh (non-resumed) attempt starts without them.
 ATTEMPT_OUTPUTS = ("traj.lammpstrj", "progress.dat", "finished.json", "result.json", "relaxed.lmp", "forces.lammpstrj",
                    "energies.dat", "log.lammps", "screen.out", "restart.latest")
-KILL_GRACE_S = 30.0   # LAMMPS's own `timer timeout` stops a run at the wall limit; a hang is killed this much later
 POLL_S = 0.5
 
 
@@ -44,6 +43,8 @@ class LaunchOptions:
     accelerator: str = "auto"          # "auto": the potential's flags when a GPU is visible; "none"; or a kind
     progress_every_s: float = 15.0
     only: str | None = None            # run ids containing this text
+    kill_grace_s: float = 30.0         # LAMMPS's own `timer timeout` stops a run at the wall limit; a hang is
+                                       # killed this much later
 
 
 @dataclass
@@ -291,7 +292,7 @@ def _set_parent_death_signal() -> None:
 
 
 def run_child(run_dir: Path, run: dict[str, Any], build: LammpsBuild, wall_time_s: float, lock: RunLock,
-              accel_args: list[str], env_extra: dict[str, str]) -> Outcome:
+              accel_args: list[str], env_extra: dict[str, str], kill_grace_s: float = 30.0) -> Outcome:
     command = [build.executable, *accel_args, "-in", "in.lammps", "-log", "log.lammps"]
     env = child_environment(build.library_dirs, env_extra)
     started = time.monotonic()
@@ -300,6 +301,7 @@ def run_child(run_dir: Path, run: dict[str, Any], build: LammpsBuild, wall_time_
     with (run_dir / "screen.out").open("ab") as screen:
         process = subprocess.Popen(command, cwd=run_dir, stdout=screen, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=env, preexec_fn=_set_parent_death_signal)
+        update_status(run_dir, pid=process.pid)
         while True:
             try:
                 returncode = process.wait(timeout=POLL_S)
@@ -307,7 +309,7 @@ def run_child(run_dir: Path, run: dict[str, Any], build: LammpsBuild, wall_time_
             except subprocess.TimeoutExpired:
                 pass
             now = time.monotonic()
-            if now - started > wall_time_s + KILL_GRACE_S:
+            if now - started > wall_time_s + kill_grace_s:
                 killed_for_time = True
                 process.kill()
                 returncode = process.wait()
@@ -547,7 +549,7 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
                 assert attempt is not None and lock is not None
                 if isinstance(attempt, Attempt):
                     outcome = run_child(attempt.run_dir, attempt.record, build, attempt.wall_time_s, lock,
-                                        attempt.accel, attempt.env_extra)
+                                        attempt.accel, attempt.env_extra, options.kill_grace_s)
                     finish_attempt(attempt, outcome)
                 else:
                     outcome = attempt

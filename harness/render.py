@@ -256,6 +256,8 @@ def render_run(run: PlannedRun, campaign: Campaign, environment: jinja2.Environm
         text = environment.get_template(run.template).render(**context)
     except jinja2.UndefinedError as exc:
         raise HarnessError(f"template {run.template}: {exc.message} (run {run.run_id})") from None
+    except jinja2.TemplateError as exc:
+        raise HarnessError(f"template {run.template}: {exc}") from None
     with tempfile.TemporaryDirectory() as tmp:
         data_path = Path(tmp) / "data.lmp"
         write_lammps_data(run.structure, data_path, pot.elements, pot.masses, force_triclinic=run.triclinic_data)
@@ -269,9 +271,11 @@ def _repeat_of(run_id: str) -> int:
     return int(last[1:]) if last.startswith("r") and last[1:].isdigit() else 1
 
 
-def template_environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=False)
+def template_environment(override: Path | None = None) -> jinja2.Environment:
+    """Templates from ``override`` (a user's folder) first, then the shipped ones. Undefined variables are errors."""
+    folders = [str(override)] if override else []
+    return jinja2.Environment(loader=jinja2.FileSystemLoader([*folders, str(templates_dir())]),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=False)
 
 
 def campaign_fingerprint(campaign: Campaign, potentials: list[Potential]) -> str:
@@ -282,13 +286,19 @@ def campaign_fingerprint(campaign: Campaign, potentials: list[Potential]) -> str
 
 
 def _check_writable(out_dir: Path) -> None:
-    probe_parent = out_dir if out_dir.exists() else out_dir.parent
-    while not probe_parent.exists() and probe_parent != probe_parent.parent:
-        probe_parent = probe_parent.parent
+    """Fail early, before anything is written, if ``out_dir`` cannot be created or written to."""
     if out_dir.exists() and not out_dir.is_dir():
         raise HarnessError(f"output directory {out_dir} exists and is not a directory")
-    if not os.access(probe_parent, os.W_OK | os.X_OK):
-        raise HarnessError(f"output directory {out_dir} is not writable (no write permission on {probe_parent})")
+    probe_parent = out_dir
+    while not probe_parent.exists() and probe_parent != probe_parent.parent:
+        probe_parent = probe_parent.parent
+    if not probe_parent.is_dir():
+        raise HarnessError(f"output directory {out_dir} is not writable ({probe_parent} is not a directory)")
+    try:
+        with tempfile.NamedTemporaryFile(dir=probe_parent, prefix=".harness-write-test-"):
+            pass
+    except OSError as exc:
+        raise HarnessError(f"output directory {out_dir} is not writable ({probe_parent}: {exc.strerror})") from None
 
 
 def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> dict[str, Any]:
@@ -305,7 +315,12 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
         if problems:
             raise HarnessError(problems[0])
     runs = plan_runs(campaign, potentials)
-    environment = template_environment()
+    override = None
+    if campaign.settings.templates:
+        override = campaign_path.parent / campaign.settings.templates
+        if not override.is_dir():
+            raise HarnessError(f"campaign {campaign_path}: [campaign].templates: folder {override} does not exist")
+    environment = template_environment(override)
     for run in runs:
         render_run(run, campaign, environment)
     fingerprint = campaign_fingerprint(campaign, potentials)
@@ -351,7 +366,7 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
 def _write_campaign(target: Path, campaign: Campaign, potentials: list[Potential], runs: list[PlannedRun],
                     manifest: dict[str, Any]) -> None:
     (target / "runs").mkdir(parents=True, exist_ok=True)
-    (target / "campaign.toml").write_text(campaign.text)
+    _write_if_changed(target / "campaign.toml", campaign.text)
     for pot in potentials:
         folder = target / "potentials" / pot.name
         folder.mkdir(parents=True, exist_ok=True)
@@ -377,7 +392,12 @@ def _write_campaign(target: Path, campaign: Campaign, potentials: list[Potential
             write_text_atomic(run_dir / name, text)
         write_json_atomic(run_dir / "status.json", {"state": "pending", "reason": None, "message": None, "step": 0,
                                                     "nsteps": run.nsteps, "time_ps": 0.0, "attempts": 0})
-    write_json_atomic(target / "manifest.json", manifest)
+    _write_if_changed(target / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text() != text:
+        write_text_atomic(path, text)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
