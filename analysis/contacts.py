@@ -8,12 +8,11 @@ coordinates lie within ``skin / h_i`` of the cell (h_i the perpendicular widths 
 as ghosts; a scipy cKDTree over atoms + ghosts gives every atom's nearest neighbour. Any image within
 ``skin`` of an atom in the cell lies within ``skin`` of the cell, so every pair closer than ``skin`` is
 found, for any cell shape. If no pair is closer than ``skin``, the skin is doubled (up to the smallest
-cell width) and the search repeated.
+cell width) and the search repeated. Orthogonal cells use cKDTree's own periodic ``boxsize`` instead.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -26,24 +25,34 @@ from analysis.errors import AnalysisError
 
 DEFAULT_THRESHOLD_A = 1.0
 DEFAULT_SKIN_A = 3.0
-_SHIFTS = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=float)
 
 
 def _ghosts(fractional: np.ndarray, box: Box, skin_A: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cartesian positions of atoms + nearby images, and the index of the atom each point copies."""
+    """Cartesian positions of atoms + nearby images, and the index of the atom each point copies.
+
+    Axis by axis, every point within ``skin / h_i`` of a face gets an image across the opposite face;
+    images of images give the edge and corner copies.
+    """
     margin = skin_A / box.heights_A()
-    points = [fractional]
-    owners = [np.arange(len(fractional))]
-    for shift in _SHIFTS:
-        if not shift.any():
-            continue
-        shifted = fractional + shift
-        near = np.all((shifted >= -margin) & (shifted < 1.0 + margin), axis=1)
-        if near.any():
-            points.append(shifted[near])
-            owners.append(np.nonzero(near)[0])
-    all_fractional = np.concatenate(points)
-    return all_fractional @ box.matrix, np.concatenate(owners)
+    points = fractional
+    owners = np.arange(len(fractional))
+    for axis in range(3):
+        low = points[:, axis] < margin[axis]
+        high = points[:, axis] >= 1.0 - margin[axis]
+        plus = points[low].copy()
+        plus[:, axis] += 1.0
+        minus = points[high].copy()
+        minus[:, axis] -= 1.0
+        points = np.concatenate([points, plus, minus])
+        owners = np.concatenate([owners, owners[low], owners[high]])
+    return points @ box.matrix, owners
+
+
+def _wrapped_fractional(positions_A: np.ndarray, box: Box) -> np.ndarray:
+    fractional = box.to_fractional(positions_A)
+    fractional -= np.floor(fractional)
+    fractional[fractional >= 1.0] = 0.0
+    return fractional
 
 
 def minimum_distance_A(positions_A: np.ndarray, box: Box, skin_A: float = DEFAULT_SKIN_A) -> float:
@@ -51,9 +60,14 @@ def minimum_distance_A(positions_A: np.ndarray, box: Box, skin_A: float = DEFAUL
     n = len(positions_A)
     if n < 2:
         return float("inf")
-    fractional = box.to_fractional(positions_A)
-    fractional -= np.floor(fractional)
-    fractional[fractional >= 1.0] = 0.0
+    fractional = _wrapped_fractional(positions_A, box)
+    if not box.triclinic:
+        lengths = np.diag(box.matrix).copy()
+        inside = fractional * lengths
+        inside[inside >= lengths] = 0.0
+        tree = cKDTree(inside, boxsize=lengths)
+        distances, _ = tree.query(inside, k=2)
+        return float(distances[:, 1].min())
     limit = float(box.heights_A().min())
     skin = min(skin_A, limit)
     while True:
@@ -69,9 +83,7 @@ def minimum_distance_A(positions_A: np.ndarray, box: Box, skin_A: float = DEFAUL
 def count_close_pairs(positions_A: np.ndarray, box: Box, threshold_A: float = DEFAULT_THRESHOLD_A) -> int:
     """Number of distinct pairs (i < j, or an atom and its own image) at distance <= threshold (Å)."""
     n = len(positions_A)
-    fractional = box.to_fractional(positions_A)
-    fractional -= np.floor(fractional)
-    fractional[fractional >= 1.0] = 0.0
+    fractional = _wrapped_fractional(positions_A, box)
     if threshold_A >= box.heights_A().min():
         raise AnalysisError(f"threshold {threshold_A} Å is not smaller than the cell width")
     points, owners = _ghosts(fractional, box, threshold_A)
@@ -114,3 +126,21 @@ def iter_frame_contacts(path: Path | str, timestep_ps: float = 1.0, threshold_A:
 def frame_contacts(path: Path | str, timestep_ps: float = 1.0, threshold_A: float = DEFAULT_THRESHOLD_A,
                    allow_truncated: bool = False) -> list[FrameContacts]:
     return list(iter_frame_contacts(path, timestep_ps, threshold_A, allow_truncated))
+
+
+class ContactCollector:
+    """Per-frame contacts as a callback for :func:`analysis.msd.load_trajectory` (one pass for both)."""
+
+    def __init__(self, timestep_ps: float = 1.0, threshold_A: float = DEFAULT_THRESHOLD_A):
+        self.timestep_ps = timestep_ps
+        self.threshold_A = threshold_A
+        self.frames: list[FrameContacts] = []
+        self._first_step: int | None = None
+
+    def __call__(self, frame, positions_A: np.ndarray) -> None:
+        if self._first_step is None:
+            self._first_step = frame.timestep
+        d_min = minimum_distance_A(positions_A, frame.box)
+        self.frames.append(FrameContacts(timestep=frame.timestep,
+                                         time_ps=(frame.timestep - self._first_step) * self.timestep_ps,
+                                         min_distance_A=d_min, contact=bool(d_min <= self.threshold_A)))

@@ -139,6 +139,10 @@ class DumpReader:
     def __len__(self) -> int:
         return len(self._frames)
 
+    def set_columns(self, columns: Sequence[str] | None) -> None:
+        """Change the columns parsed from the next frame on (e.g. drop 'element' after the first frame)."""
+        self.columns = None if columns is None else tuple(columns)
+
     @property
     def timesteps(self) -> list[int]:
         return [int(f.timestep) for f in self._frames if f.timestep is not None]

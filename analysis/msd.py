@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from analysis.dump import DumpReader, choose_position_columns, frame_positions_A, read_columns, select_atoms
+from analysis.dump import DumpReader, Frame, choose_position_columns, frame_positions_A, read_columns, select_atoms
 from analysis.errors import AnalysisError
 from harness.units import a2_per_ps_to_cm2_per_s
 
@@ -86,10 +87,13 @@ class DiffusionResult:
 
 
 def load_trajectory(path: Path | str, timestep_ps: float, species: str | None = "Li", atom_type: int | None = None,
-                    allow_truncated: bool = False) -> Trajectory:
+                    allow_truncated: bool = False,
+                    on_frame: Callable[[Frame, np.ndarray], None] | None = None) -> Trajectory:
     """Read a dump and keep the displacements of the selected atoms (see module docstring).
 
     ``timestep_ps`` is the MD time step; frame times are (timestep - first timestep) * timestep_ps.
+    ``on_frame(frame, positions_A)``, if given, is called for every frame with the positions of all atoms
+    as stored (wrapped or unwrapped), so that other per-frame analyses share this single pass.
     """
     if timestep_ps <= 0:
         raise AnalysisError(f"timestep must be positive, got {timestep_ps} ps")
@@ -114,10 +118,16 @@ def load_trajectory(path: Path | str, timestep_ps: float, species: str | None = 
             natoms_total = frame.natoms
             volume_A3 = frame.box.volume_A3
             displacement = np.empty((nframes_max, int(mask.sum()), 3), dtype=np.float32)
+            # atoms are sorted by id, so the selection holds for every frame: stop parsing the labels
+            if "id" in wanted:
+                reader.set_columns([c for c in wanted if c not in ("element", "type")])
         if frame.natoms != natoms_total:
             raise AnalysisError(f"atom count changes from {natoms_total} to {frame.natoms} at timestep "
                                 f"{frame.timestep} of {path}")
-        positions = frame_positions_A(frame, mode)[mask]
+        all_positions = frame_positions_A(frame, mode)
+        if on_frame is not None:
+            on_frame(frame, all_positions)
+        positions = all_positions[mask]
         if mode in ("wrapped", "scaled"):
             if previous is None:
                 unwrapped = positions

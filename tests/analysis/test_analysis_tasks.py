@@ -62,6 +62,15 @@ def test_minimum_distance_matches_brute_force():
         assert minimum_distance_A(positions, BOX) == pytest.approx(_brute_minimum(positions, BOX), rel=1e-12)
 
 
+def test_orthogonal_cell_matches_brute_force():
+    box = Box(matrix=np.diag([9.0, 10.0, 11.0]), origin=np.array([-4.0, 0.0, 3.0]), triclinic=False)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        positions = box.to_cartesian(rng.random((40, 3))) + rng.integers(-2, 3, size=(40, 3)) * 10.0
+        assert minimum_distance_A(positions, box) == pytest.approx(_brute_minimum(
+            box.to_cartesian(box.to_fractional(positions) % 1.0), box), rel=1e-12)
+
+
 def test_sparse_cell_grows_the_search():
     positions = BOX.to_cartesian(np.array([[0.1, 0.1, 0.1], [0.6, 0.6, 0.6]]))
     assert minimum_distance_A(positions, BOX, skin_A=0.5) == pytest.approx(_brute_minimum(positions, BOX))

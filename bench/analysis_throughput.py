@@ -1,0 +1,138 @@
+"""Throughput and peak memory of the streaming analysis against OVITO's pipeline on the same dump.
+
+    .venv/bin/python bench/analysis_throughput.py [--atoms 1000] [--frames 10000] [--dir /tmp/bench]
+
+Writes a synthetic dump (``id element xu yu zu``, cubic box, Gaussian random walkers), then runs, each in
+its own Python process so that peak memory (ru_maxrss) is that task's alone:
+
+* ours:  analysis.msd (all-origins MSD, D with 5-block error) + analysis.contacts (min distance per frame);
+* ovito: FileSource -> UnwrapTrajectoriesModifier -> CalculateDisplacementsModifier(reference frame 0),
+         MSD from the first origin per frame + NearestNeighborFinder(1) for the min distance per frame.
+
+Prints a Markdown table (wall time, frames/s, peak RSS in MB). Not a test: run it by hand on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_dump(path: Path, natoms: int, nframes: int, seed: int = 1) -> None:
+    """Random walkers (D = 0.01 Å^2/ps, 1 ps per frame) started on a cubic grid at ~0.09 atoms/Å^3."""
+    rng = np.random.default_rng(seed)
+    side = int(round(natoms ** (1 / 3)))
+    spacing = 2.2
+    length = side * spacing
+    grid = np.array([[i, j, k] for i in range(side) for j in range(side) for k in range(side)], float)[:natoms]
+    positions = (grid + 0.5) * spacing
+    step_sd = np.sqrt(2 * 0.01 * 1.0)
+    row = "%d Li %.5f %.5f %.5f\n"
+    ids = np.arange(1, natoms + 1)
+    with open(path, "w") as handle:
+        for frame in range(nframes):
+            header = (f"ITEM: TIMESTEP\n{frame * 500}\nITEM: NUMBER OF ATOMS\n{natoms}\n"
+                      f"ITEM: BOX BOUNDS pp pp pp\n0 {length}\n0 {length}\n0 {length}\n"
+                      "ITEM: ATOMS id element xu yu zu\n")
+            table = np.column_stack([ids, positions])
+            handle.write(header + (row * natoms) % tuple(table.ravel()))
+            positions = positions + rng.normal(0, step_sd, positions.shape)
+
+
+def run_ours(path: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from analysis.contacts import ContactCollector
+    from analysis.msd import diffusion_from_trajectory, load_trajectory
+
+    start = time.perf_counter()
+    collector = ContactCollector(timestep_ps=0.002, threshold_A=1.0)
+    trajectory = load_trajectory(path, timestep_ps=0.002, species="Li", on_frame=collector)
+    result = diffusion_from_trajectory(trajectory, n_blocks=5)
+    return {"tool": "ours (analysis.msd + analysis.contacts, one pass)", "wall_s": time.perf_counter() - start,
+            "nframes": len(collector.frames), "d_cm2_per_s": result.d_cm2_per_s,
+            "contact_frames": sum(f.contact for f in collector.frames),
+            "min_distance_A": min(f.min_distance_A for f in collector.frames),
+            "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_ovito(path: Path) -> dict:
+    from ovito.data import NearestNeighborFinder
+    from ovito.io import import_file
+    from ovito.modifiers import CalculateDisplacementsModifier, UnwrapTrajectoriesModifier
+
+    start = time.perf_counter()
+    pipeline = import_file(str(path))
+    pipeline.modifiers.append(UnwrapTrajectoriesModifier())
+    pipeline.modifiers.append(CalculateDisplacementsModifier(reference_frame=0))
+    nframes = pipeline.source.num_frames
+    msd = np.empty(nframes)
+    contacts = 0
+    d_min = np.inf
+    for frame in range(nframes):
+        data = pipeline.compute(frame)
+        displacement = np.asarray(data.particles["Displacement"])
+        msd[frame] = float((displacement**2).sum(axis=1).mean())
+        _, vectors = NearestNeighborFinder(1, data).find_all()
+        nearest = float(np.linalg.norm(np.asarray(vectors)[:, 0, :], axis=1).min())
+        contacts += nearest <= 1.0
+        d_min = min(d_min, nearest)
+    lag = np.arange(nframes) * 1.0
+    window = (lag >= 0.1 * nframes / 5) & (lag <= 0.5 * nframes / 5)
+    slope = np.polyfit(lag[window], msd[window], 1)[0]
+    return {"tool": "OVITO 3 (Unwrap -> CalculateDisplacements, NearestNeighborFinder)",
+            "wall_s": time.perf_counter() - start, "nframes": nframes, "d_cm2_per_s": slope / 6 * 1e-4,
+            "contact_frames": contacts, "min_distance_A": d_min,
+            "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--atoms", type=int, default=1000)
+    parser.add_argument("--frames", type=int, default=10000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/harness-bench"))
+    parser.add_argument("--run", choices=["ours", "ovito"], help=argparse.SUPPRESS)
+    parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--keep", action="store_true", help="keep the dump file")
+    args = parser.parse_args()
+    if args.run:
+        result = run_ours(args.path) if args.run == "ours" else run_ovito(args.path)
+        print(json.dumps(result))
+        return 0
+    args.dir.mkdir(parents=True, exist_ok=True)
+    path = args.dir / f"bench_{args.atoms}x{args.frames}.lammpstrj"
+    start = time.perf_counter()
+    write_dump(path, args.atoms, args.frames)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s", flush=True)
+    rows = []
+    for tool in ("ours", "ovito"):
+        done = subprocess.run([sys.executable, __file__, "--run", tool, "--path", str(path)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"{tool} failed: {done.stderr.strip()[-800:]}")
+            continue
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
+    print(f"\n{args.atoms} atoms x {args.frames} frames, {platform.node()}, {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n")
+    print("| tool | wall time (s) | frames/s | peak RSS (MB) | D (cm^2/s) | frames with d <= 1 Å | min d (Å) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['tool']} | {r['wall_s']:.1f} | {r['nframes'] / r['wall_s']:.0f} | {r['peak_rss_MB']:.0f} | "
+              f"{r['d_cm2_per_s']:.3e} | {r['contact_frames']} | {r['min_distance_A']:.3f} |")
+    if not args.keep:
+        path.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
