@@ -129,18 +129,22 @@ def frame_contacts(path: Path | str, timestep_ps: float = 1.0, threshold_A: floa
 
 
 class ContactCollector:
-    """Per-frame contacts as a callback for :func:`analysis.msd.load_trajectory` (one pass for both)."""
+    """Per-frame contacts as a callback for :func:`analysis.msd.load_trajectory`, so that one pass over
+    the dump serves both the MSD and the contacts; :meth:`finish` returns the per-frame results."""
 
     def __init__(self, timestep_ps: float = 1.0, threshold_A: float = DEFAULT_THRESHOLD_A):
         self.timestep_ps = timestep_ps
         self.threshold_A = threshold_A
-        self.frames: list[FrameContacts] = []
         self._first_step: int | None = None
+        self._frames: list[FrameContacts] = []
 
     def __call__(self, frame, positions_A: np.ndarray) -> None:
         if self._first_step is None:
             self._first_step = frame.timestep
         d_min = minimum_distance_A(positions_A, frame.box)
-        self.frames.append(FrameContacts(timestep=frame.timestep,
-                                         time_ps=(frame.timestep - self._first_step) * self.timestep_ps,
-                                         min_distance_A=d_min, contact=bool(d_min <= self.threshold_A)))
+        self._frames.append(FrameContacts(timestep=frame.timestep,
+                                          time_ps=(frame.timestep - self._first_step) * self.timestep_ps,
+                                          min_distance_A=d_min, contact=bool(d_min <= self.threshold_A)))
+
+    def finish(self) -> list[FrameContacts]:
+        return list(self._frames)

@@ -250,3 +250,15 @@ def test_energy_offset_single_composition(tmp_path):
     residual_per_atom = [(d - mean) / 2 * 1000 for d in differences]
     assert result.energy_rmse_meV_per_atom == pytest.approx(math.sqrt(sum(r * r for r in residual_per_atom) / 3))
     assert result.force_rmse_eV_per_A == 0.0
+
+
+def test_one_pass_contacts_equal_separate_pass(tmp_path):
+    from analysis.contacts import ContactCollector
+    from analysis.msd import load_trajectory
+    from analysis_testdata import random_walk_A, write_trajectory
+
+    positions = random_walk_A(30, 20, 0.5, 1.0, 4, TRICLINIC)
+    path = write_trajectory(tmp_path / "t.lammpstrj", positions, TRICLINIC, "image", ["Li"] * 30)
+    collector = ContactCollector(timestep_ps=0.5)
+    load_trajectory(path, 0.5, species="Li", on_frame=collector)
+    assert collector.finish() == frame_contacts(path, timestep_ps=0.5)
