@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-_CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT_ROOT = _PACKAGE.parent
 
 
 def _shipped(folder: str, package: str) -> Path:
+    """The top-level folder of a checkout, or its copy installed inside the package (setup.cfg package_dir)."""
     in_checkout = _CHECKOUT_ROOT / folder
     if (_CHECKOUT_ROOT / "setup.cfg").is_file() and in_checkout.is_dir():
         return in_checkout
-    return Path(str(resources.files(package)))
+    return _PACKAGE / package.rsplit(".", 1)[1]
 
 
 def templates_dir() -> Path:

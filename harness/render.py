@@ -196,7 +196,7 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
             frames = read_extxyz(ref_path)
             if len({f.natoms for f in frames}) != 1:
                 raise HarnessError(f"reference file {ref_path}: all frames must have the same number of atoms")
-            params = {"reference": ref_path.name, "nframes": len(frames)}
+            params = {"reference": "reference.extxyz", "reference_source": str(ref_path.resolve()), "nframes": len(frames)}
             dump_text = _rerun_dump_text(frames, pot.elements)
             runs.append(PlannedRun(
                 run_id=f"t2-forces-{pot.name}", task="forces", potential=pot, template="forces.lammps.j2",
@@ -324,6 +324,15 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
     for run in runs:
         render_run(run, campaign, environment)
     fingerprint = campaign_fingerprint(campaign, potentials)
+    extra_files: dict[str, str] = {}
+    formation = campaign.tasks.get("formation")
+    if formation is not None and formation.reference:
+        reference = campaign_path.parent / formation.reference
+        try:
+            extra_files["formation_reference.csv"] = reference.read_text()
+        except OSError as exc:
+            raise HarnessError(f"campaign {campaign_path}: [formation].reference: cannot read {reference}: "
+                               f"{exc.strerror}") from None
 
     manifest_path = out_dir / "manifest.json"
     if manifest_path.is_file():
@@ -353,7 +362,7 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         target = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.rendering-", dir=out_dir.parent))
     try:
-        _write_campaign(target, campaign, potentials, runs, manifest)
+        _write_campaign(target, campaign, potentials, runs, manifest, extra_files)
     except OSError as exc:
         if fresh:
             shutil.rmtree(target, ignore_errors=True)
@@ -364,9 +373,11 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
 
 
 def _write_campaign(target: Path, campaign: Campaign, potentials: list[Potential], runs: list[PlannedRun],
-                    manifest: dict[str, Any]) -> None:
+                    manifest: dict[str, Any], extra_files: dict[str, str]) -> None:
     (target / "runs").mkdir(parents=True, exist_ok=True)
     _write_if_changed(target / "campaign.toml", campaign.text)
+    for name, text in extra_files.items():
+        _write_if_changed(target / name, text)
     for pot in potentials:
         folder = target / "potentials" / pot.name
         folder.mkdir(parents=True, exist_ok=True)

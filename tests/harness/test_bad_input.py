@@ -52,6 +52,8 @@ CASES = {
     "invalid toml": (TINY + "\n[[[", "invalid TOML"),
     "missing reference": (TINY + '\n[forces]\nreference = "nope.extxyz"\n', "cannot read reference file"),
     "forces without reference": (TINY + '\n[forces]\n', "[forces].reference: give the extxyz"),
+    "missing formation reference": (TINY.replace('single_point = ["beta-Li3PS4"]', 'reference = "ref.csv"'),
+                                    "[formation].reference: cannot read"),
     "uncovered elements": (ONLY_FORMATION.format(pot="li-s-only"), "elements ['P'] that the potential does not cover"),
     "missing model file": (ONLY_FORMATION.format(pot="needs-file"), "missing.snapcoeff (files.coeff) does not exist"),
     "undefined template variable": (TINY.replace('seed = 7', 'seed = 7\ntemplates = "mytemplates"'),
