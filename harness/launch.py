@@ -252,9 +252,11 @@ def classify(run_dir: Path, run: dict[str, Any], returncode: int, killed_for_tim
 # ------------------------------------------------------------------------------------------ provenance
 
 def _git_hash() -> str:
+    """The commit of the checkout, or the one scripts/setup.sh recorded in the installed package."""
     root = Path(__file__).resolve().parent.parent
+    recorded = Path(__file__).resolve().parent / "GIT_COMMIT"
     if not (root / ".git").exists():
-        return "unknown"
+        return recorded.read_text().strip() if recorded.is_file() else "unknown"
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         return out.stdout.strip() or "unknown"
@@ -291,7 +293,7 @@ def _set_parent_death_signal() -> None:
         pass
 
 
-def run_child(run_dir: Path, run: dict[str, Any], build: LammpsBuild, wall_time_s: float, lock: RunLock,
+def run_child(run_dir: Path, run: dict[str, Any], build: LammpsBuild, wall_time_s: float,
               accel_args: list[str], env_extra: dict[str, str], kill_grace_s: float = 30.0) -> Outcome:
     command = [build.executable, *accel_args, "-in", "in.lammps", "-log", "log.lammps"]
     env = child_environment(build.library_dirs, env_extra)
@@ -316,7 +318,6 @@ def run_child(run_dir: Path, run: dict[str, Any], build: LammpsBuild, wall_time_
                 break
             if now - last_beat > 5.0:
                 last_beat = now
-                lock.heartbeat()
                 step, time_ps = last_progress(run_dir)
                 update_status(run_dir, step=step, time_ps=time_ps)
                 _prune_restarts(run_dir)
@@ -546,9 +547,9 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
                 print(f"{label} started", file=log, flush=True)
                 attempt = begin_attempt(campaign_dir, claimed, manifest, build, options, gpus, group, ranks)
             if comm is None:
-                assert attempt is not None and lock is not None
+                assert attempt is not None
                 if isinstance(attempt, Attempt):
-                    outcome = run_child(attempt.run_dir, attempt.record, build, attempt.wall_time_s, lock,
+                    outcome = run_child(attempt.run_dir, attempt.record, build, attempt.wall_time_s,
                                         attempt.accel, attempt.env_extra, options.kill_grace_s)
                     finish_attempt(attempt, outcome)
                 else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -61,6 +62,8 @@ class RunLock:
         self.path = run_dir / LOCK_NAME
         self.token = uuid.uuid4().hex
         self.held = False
+        self._stop = threading.Event()
+        self._beater: threading.Thread | None = None
 
     def _owner(self) -> dict[str, Any] | None:
         try:
@@ -118,17 +121,22 @@ class RunLock:
                 json.dump({"host": socket.gethostname(), "pid": os.getpid(), "token": self.token,
                            "since": now_iso()}, handle)
             self.held = True
+            self._stop.clear()
+            self._beater = threading.Thread(target=self._beat, daemon=True)
+            self._beater.start()
             return True
         return False
 
-    def heartbeat(self) -> None:
-        if self.held:
+    def _beat(self) -> None:
+        """Touch the lock every HEARTBEAT_S while held, so launchers on other hosts see it is alive."""
+        while not self._stop.wait(HEARTBEAT_S):
             try:
                 os.utime(self.path)
             except FileNotFoundError:
-                pass
+                return
 
     def release(self) -> None:
+        self._stop.set()
         if self.held:
             owner = self._owner()
             if owner and owner.get("token") == self.token:

@@ -11,5 +11,6 @@ fi
 echo "[setup] installing pinned dependencies (requirements.txt)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 echo "[setup] installing harness (pip install .)"
+git rev-parse HEAD > harness/GIT_COMMIT 2>/dev/null || echo unknown > harness/GIT_COMMIT
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall .
 .venv/bin/harness --version
