@@ -7,8 +7,8 @@ Method: atoms are wrapped into the cell in fractional coordinates; periodic imag
 coordinates lie within ``skin / h_i`` of the cell (h_i the perpendicular widths of the cell) are added
 as ghosts; a scipy cKDTree over atoms + ghosts gives every atom's nearest neighbour. Any image within
 ``skin`` of an atom in the cell lies within ``skin`` of the cell, so every pair closer than ``skin`` is
-found, for any cell shape. If no pair is closer than ``skin``, the skin is doubled (up to the smallest
-cell width) and the search repeated. Orthogonal cells use cKDTree's own periodic ``boxsize`` instead.
+found, for any cell shape. The skin is a real pair distance found from a few sample atoms (so the
+minimum lies within it); for sparse cells a nearest-neighbour search with a growing skin is used.
 """
 
 from __future__ import annotations
@@ -55,20 +55,43 @@ def _wrapped_fractional(positions_A: np.ndarray, box: Box) -> np.ndarray:
     return fractional
 
 
+def _sampled_upper_bound_A(fractional: np.ndarray, box: Box, samples: int = 6) -> float:
+    """A real interatomic distance (so an upper bound on the minimum): the smallest minimum-image (by
+    rounding) distance from a few sample atoms to all others."""
+    n = len(fractional)
+    chosen = np.unique(np.linspace(0, n - 1, min(samples, n)).astype(int))
+    columns = np.ascontiguousarray(fractional.T)
+    deltas = []
+    for k in range(3):
+        delta = columns[k][None, :] - columns[k][chosen, None]
+        deltas.append(delta - np.rint(delta))
+    squared = np.zeros((len(chosen), n))
+    for j in range(3):
+        component = deltas[0] * box.matrix[0, j] + deltas[1] * box.matrix[1, j] + deltas[2] * box.matrix[2, j]
+        squared += component * component
+    squared[np.arange(len(chosen)), chosen] = np.inf
+    return float(np.sqrt(squared.min()))
+
+
 def minimum_distance_A(positions_A: np.ndarray, box: Box, skin_A: float = DEFAULT_SKIN_A) -> float:
-    """Smallest distance (Å) between two atoms (or an atom and another atom's image) in a periodic cell."""
+    """Smallest distance (Å) between two atoms (or an atom and another atom's image) in a periodic cell.
+
+    A real pair distance u from a few sample atoms bounds the minimum from above; all pairs up to u among
+    the atoms and their images within u of the cell then contain the minimum. When u is not small compared
+    with the cell, a nearest-neighbour search with a growing skin is used instead.
+    """
     n = len(positions_A)
     if n < 2:
         return float("inf")
     fractional = _wrapped_fractional(positions_A, box)
-    if not box.triclinic:
-        lengths = np.diag(box.matrix).copy()
-        inside = fractional * lengths
-        inside[inside >= lengths] = 0.0
-        tree = cKDTree(inside, boxsize=lengths)
-        distances, _ = tree.query(inside, k=2)
-        return float(distances[:, 1].min())
     limit = float(box.heights_A().min())
+    upper = _sampled_upper_bound_A(fractional, box)
+    if upper < 0.5 * limit:
+        points, _ = _ghosts(fractional, box, upper)
+        tree = cKDTree(points, balanced_tree=False, compact_nodes=False)
+        pairs = tree.query_pairs(upper * (1.0 + 1e-9) + 1e-12, output_type="ndarray")
+        if len(pairs):
+            return float(np.linalg.norm(points[pairs[:, 0]] - points[pairs[:, 1]], axis=1).min())
     skin = min(skin_A, limit)
     while True:
         points, _ = _ghosts(fractional, box, skin)
