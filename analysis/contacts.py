@@ -5,10 +5,12 @@ default, inclusive, as in the paper: "separations <= 1 Å").
 
 Method: atoms are wrapped into the cell in fractional coordinates; periodic images whose fractional
 coordinates lie within ``skin / h_i`` of the cell (h_i the perpendicular widths of the cell) are added
-as ghosts; a scipy cKDTree over atoms + ghosts gives every atom's nearest neighbour. Any image within
-``skin`` of an atom in the cell lies within ``skin`` of the cell, so every pair closer than ``skin`` is
-found, for any cell shape. The skin is a real pair distance found from a few sample atoms (so the
-minimum lies within it); for sparse cells a nearest-neighbour search with a growing skin is used.
+as ghosts; a scipy cKDTree over atoms + ghosts gives every atom's nearest neighbour within the skin. Any
+image within ``skin`` of an atom in the cell lies within ``skin`` of the cell, so every pair closer than
+``skin`` is found, for any cell shape. The skin is a real pair distance (so the minimum lies within it):
+the smallest of a few sample atoms' minimum-image distances and, along a trajectory, of the previous
+frame's closest pairs measured again (:class:`MinimumDistanceTracker`); for sparse cells a
+nearest-neighbour search with a growing skin is used.
 """
 
 from __future__ import annotations
@@ -73,25 +75,41 @@ def _sampled_upper_bound_A(fractional: np.ndarray, box: Box, samples: int = 6) -
     return float(np.sqrt(squared.min()))
 
 
-def minimum_distance_A(positions_A: np.ndarray, box: Box, skin_A: float = DEFAULT_SKIN_A) -> float:
-    """Smallest distance (Å) between two atoms (or an atom and another atom's image) in a periodic cell.
+def _pair_distances_A(fractional: np.ndarray, box: Box, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Distances of the given atom pairs to the image picked by rounding fractional differences: real
+    interatomic distances, so each is an upper bound on the minimum."""
+    delta = fractional[first] - fractional[second]
+    delta -= np.rint(delta)
+    return np.sqrt(((delta @ box.matrix) ** 2).sum(axis=1))
 
-    A real pair distance u from a few sample atoms bounds the minimum from above; all pairs up to u among
-    the atoms and their images within u of the cell then contain the minimum. When u is not small compared
-    with the cell, a nearest-neighbour search with a growing skin is used instead.
-    """
+
+def _minimum_distance(positions_A: np.ndarray, box: Box, hint: tuple[np.ndarray, np.ndarray] | None = None,
+                      skin_A: float = DEFAULT_SKIN_A,
+                      keep: int = 16) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
+    """The minimum distance and the ``keep`` closest pairs found (atom indices), for the next frame's hint."""
     n = len(positions_A)
     if n < 2:
-        return float("inf")
+        return float("inf"), None
     fractional = _wrapped_fractional(positions_A, box)
     limit = float(box.heights_A().min())
-    upper = _sampled_upper_bound_A(fractional, box)
+    upper = float("inf")
+    if hint is not None and len(hint[0]):
+        upper = float(_pair_distances_A(fractional, box, *hint).min())
+    if not upper < 0.5 * limit:
+        upper = min(upper, _sampled_upper_bound_A(fractional, box))
     if upper < 0.5 * limit:
-        points, _ = _ghosts(fractional, box, upper)
+        points, owners = _ghosts(fractional, box, upper)
         tree = cKDTree(points, balanced_tree=False, compact_nodes=False)
-        pairs = tree.query_pairs(upper * (1.0 + 1e-9) + 1e-12, output_type="ndarray")
-        if len(pairs):
-            return float(np.linalg.norm(points[pairs[:, 0]] - points[pairs[:, 1]], axis=1).min())
+        # every pair within `upper` has an atom in the cell as one end: its nearest other point is enough
+        distances, neighbours = tree.query(points[:n], k=2, distance_upper_bound=upper * (1.0 + 1e-9) + 1e-12)
+        nearest = distances[:, 1]
+        found = np.flatnonzero(np.isfinite(nearest))
+        if len(found):
+            if len(found) > keep:
+                found = found[np.argpartition(nearest[found], keep)[:keep]]
+            partners = owners[neighbours[found, 1]]
+            distinct = partners != found
+            return float(nearest[np.isfinite(nearest)].min()), (found[distinct], partners[distinct])
     skin = min(skin_A, limit)
     while True:
         points, _ = _ghosts(fractional, box, skin)
@@ -99,8 +117,34 @@ def minimum_distance_A(positions_A: np.ndarray, box: Box, skin_A: float = DEFAUL
         distances, _ = tree.query(points[:n], k=2)
         nearest = float(distances[:, 1].min())
         if nearest <= skin or skin >= limit:
-            return nearest
+            return nearest, None
         skin = min(2.0 * skin, limit)
+
+
+def minimum_distance_A(positions_A: np.ndarray, box: Box, skin_A: float = DEFAULT_SKIN_A) -> float:
+    """Smallest distance (Å) between two atoms (or an atom and another atom's image) in a periodic cell.
+
+    A real pair distance u from a few sample atoms bounds the minimum from above; the nearest neighbour of
+    every atom within u, among the atoms and their images within u of the cell, then gives the minimum.
+    When u is not small compared with the cell, a nearest-neighbour search with a growing skin is used.
+    """
+    return _minimum_distance(positions_A, box, None, skin_A)[0]
+
+
+class MinimumDistanceTracker:
+    """:func:`minimum_distance_A` frame after frame of one trajectory, exact for every frame and faster:
+    the closest pairs of the previous frame, measured again in this frame, are real distances and usually a
+    much tighter upper bound than the sampled one, so the neighbour search covers a thinner shell."""
+
+    def __init__(self) -> None:
+        self._hint: tuple[np.ndarray, np.ndarray] | None = None
+        self._natoms = -1
+
+    def __call__(self, positions_A: np.ndarray, box: Box) -> float:
+        if len(positions_A) != self._natoms:
+            self._hint, self._natoms = None, len(positions_A)
+        d_min, self._hint = _minimum_distance(positions_A, box, self._hint)
+        return d_min
 
 
 def count_close_pairs(positions_A: np.ndarray, box: Box, threshold_A: float = DEFAULT_THRESHOLD_A) -> int:
@@ -137,11 +181,12 @@ def iter_frame_contacts(path: Path | str, timestep_ps: float = 1.0, threshold_A:
     mode, columns = choose_position_columns(read_columns(path))
     reader = DumpReader(path, columns=columns, allow_truncated=allow_truncated)
     first_step: int | None = None
+    tracker = MinimumDistanceTracker()
     for frame in reader:
         if first_step is None:
             first_step = frame.timestep
         positions = frame_positions_A(frame, mode)
-        d_min = minimum_distance_A(positions, frame.box)
+        d_min = tracker(positions, frame.box)
         yield FrameContacts(timestep=frame.timestep, time_ps=(frame.timestep - first_step) * timestep_ps,
                             min_distance_A=d_min, contact=bool(d_min <= threshold_A))
 
@@ -160,11 +205,12 @@ class ContactCollector:
         self.threshold_A = threshold_A
         self._first_step: int | None = None
         self._frames: list[FrameContacts] = []
+        self._tracker = MinimumDistanceTracker()
 
     def __call__(self, frame, positions_A: np.ndarray) -> None:
         if self._first_step is None:
             self._first_step = frame.timestep
-        d_min = minimum_distance_A(positions_A, frame.box)
+        d_min = self._tracker(positions_A, frame.box)
         self._frames.append(FrameContacts(timestep=frame.timestep,
                                           time_ps=(frame.timestep - self._first_step) * self.timestep_ps,
                                           min_distance_A=d_min, contact=bool(d_min <= self.threshold_A)))

@@ -13,6 +13,8 @@ A final frame cut short (the writer crashed) raises :class:`AnalysisError` unles
 
 from __future__ import annotations
 
+import functools
+import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from analysis.errors import AnalysisError
 
 _MARK = b"ITEM: TIMESTEP"
 _CHUNK_BYTES = 1 << 24
+_BATCH_BYTES = 1 << 22
 _INT_COLUMNS = {"id", "type", "ix", "iy", "iz", "mol", "proc"}
 _STRING_COLUMNS = {"element"}
 
@@ -36,21 +39,22 @@ class Box:
     origin: np.ndarray
     triclinic: bool
 
-    @property
+    @functools.cached_property
     def volume_A3(self) -> float:
         return float(abs(np.linalg.det(self.matrix)))
 
-    @property
+    @functools.cached_property
     def inverse(self) -> np.ndarray:
         return np.linalg.inv(self.matrix)
 
     def heights_A(self) -> np.ndarray:
-        """Perpendicular widths of the cell along its three lattice directions (Å)."""
-        a, b, c = self.matrix
-        volume = self.volume_A3
-        return np.array([volume / np.linalg.norm(np.cross(b, c)),
-                         volume / np.linalg.norm(np.cross(c, a)),
-                         volume / np.linalg.norm(np.cross(a, b))])
+        """Perpendicular widths of the cell along its three lattice directions (Å): 1 / |column i of the
+        inverse|, the spacing of the lattice planes of fractional coordinate i."""
+        return self._heights
+
+    @functools.cached_property
+    def _heights(self) -> np.ndarray:
+        return 1.0 / np.sqrt((self.inverse ** 2).sum(axis=0))
 
     def to_fractional(self, positions_A: np.ndarray) -> np.ndarray:
         return (positions_A - self.origin) @ self.inverse
@@ -148,8 +152,11 @@ class DumpReader:
         return [int(f.timestep) for f in self._frames if f.timestep is not None]
 
     # -- indexing ---------------------------------------------------------------------------
-    def _scan_offsets(self) -> list[int]:
+    def _scan_offsets(self) -> tuple[list[int], list[int | None | bool]]:
+        """Byte offsets of the 'ITEM: TIMESTEP' lines and, where the chunk holds it, the timestep that follows
+        (None: unreadable; False: not in this chunk, to be read at the offset)."""
         offsets: list[int] = []
+        steps: list[int | None | bool] = []
         keep = len(_MARK) - 1
         with open(self.path, "rb") as handle:
             base = 0
@@ -166,30 +173,40 @@ class DumpReader:
                         break
                     if hit == 0 or data[hit - 1:hit] == b"\n":
                         offsets.append(base - len(tail) + hit)
+                        head = data[hit:hit + 128].split(b"\n", 3)
+                        if len(head) > 2:
+                            try:
+                                steps.append(int(head[1].split()[0]))
+                            except (ValueError, IndexError):
+                                steps.append(None)
+                        else:
+                            steps.append(False)
                     start = hit + 1
                 tail = data[-keep:] if len(data) >= keep else data
                 base += len(chunk)
-        return offsets
+        return offsets, steps
 
     def _build_index(self) -> list[FrameIndex]:
         size = self.path.stat().st_size
         if size == 0:
             raise AnalysisError(f"dump file is empty: {self.path}")
-        offsets = self._scan_offsets()
+        offsets, steps = self._scan_offsets()
         if not offsets:
             raise AnalysisError(f"not a LAMMPS dump (no 'ITEM: TIMESTEP' line): {self.path}")
         entries: list[FrameIndex] = []
         with open(self.path, "rb") as handle:
             for i, offset in enumerate(offsets):
                 end = offsets[i + 1] if i + 1 < len(offsets) else size
-                handle.seek(offset)
-                head = handle.read(min(128, end - offset)).split(b"\n")
-                timestep: int | None = None
-                if len(head) > 2:
-                    try:
-                        timestep = int(head[1].split()[0])
-                    except (ValueError, IndexError):
-                        timestep = None
+                timestep = steps[i]
+                if timestep is False or (timestep is not None and end - offset < 128):
+                    handle.seek(offset)
+                    head = handle.read(min(128, end - offset)).split(b"\n")
+                    timestep = None
+                    if len(head) > 2:
+                        try:
+                            timestep = int(head[1].split()[0])
+                        except (ValueError, IndexError):
+                            timestep = None
                 entries.append(FrameIndex(offset=offset, end=end, timestep=timestep))
         # keep the last occurrence of each timestep: a later frame with a timestep <= an earlier one
         # supersedes every earlier frame at or after that timestep (resume from a restart file).
@@ -214,24 +231,50 @@ class DumpReader:
             return
         raise AnalysisError(f"truncated dump {self.path}: final frame at {where} is incomplete ({why})")
 
-    def _parse(self, data: bytes, entry: FrameIndex, is_last: bool) -> Frame | None:
+    def _header(self, data: bytes, entry: FrameIndex, is_last: bool,
+                report: bool = True) -> tuple[int, Box, tuple[str, ...], bytes] | None:
+        """(natoms, box, column names, atom block) of a frame, or None when it is cut short (reported by
+        :meth:`_truncated` when ``report``)."""
+        def cut(why: str) -> None:
+            if report:
+                self._truncated(entry, is_last, why)
+
         lines = data.split(b"\n", 9)
         if len(lines) < 10 or entry.timestep is None:
-            self._truncated(entry, is_last, "header cut short")
+            cut("header cut short")
             return None
         text = [line.decode("ascii", "replace").strip() for line in lines[:9]]
         if text[2] != "ITEM: NUMBER OF ATOMS" or not text[4].startswith("ITEM: BOX BOUNDS") \
                 or not text[8].startswith("ITEM: ATOMS"):
-            self._truncated(entry, is_last, "unexpected header lines")
+            cut("unexpected header lines")
             return None
         try:
             natoms = int(text[3])
         except ValueError:
-            self._truncated(entry, is_last, f"bad atom count {text[3]!r}")
+            cut(f"bad atom count {text[3]!r}")
             return None
-        box = parse_box(text[4], text[5:8])
-        names = tuple(text[8].split()[2:])
-        body = lines[9]
+        try:
+            box = parse_box(text[4], text[5:8])
+        except AnalysisError:
+            if not report:
+                return None
+            raise
+        return natoms, box, tuple(text[8].split()[2:]), lines[9]
+
+    def _sorted_frame(self, entry: FrameIndex, natoms: int, box: Box, names: tuple[str, ...],
+                      columns: dict[str, np.ndarray], ids: np.ndarray | None) -> Frame:
+        if ids is not None:
+            order = np.argsort(ids, kind="stable")
+            if np.any(order != np.arange(natoms)):
+                columns = {k: v[order] for k, v in columns.items()}
+        return Frame(timestep=int(entry.timestep), natoms=natoms, box=box, columns=columns, column_names=names)
+
+    def _parse(self, data: bytes, entry: FrameIndex, is_last: bool) -> Frame | None:
+        """One frame, token by token (the reference parser; also the fallback of the block parser)."""
+        header = self._header(data, entry, is_last)
+        if header is None:
+            return None
+        natoms, box, names, body = header
         ncols = len(names)
         tokens = body.split()
         complete_lines = body.count(b"\n")
@@ -258,27 +301,111 @@ class DumpReader:
             except ValueError:
                 raise AnalysisError(f"non-numeric value in column {name!r} at timestep {entry.timestep} "
                                     f"of {self.path}") from None
+        ids = None
         if "id" in names:
             ids = columns["id"] if "id" in columns else np.array(list(map(int, tokens[names.index("id")::ncols])))
-            order = np.argsort(ids, kind="stable")
-            if np.any(order != np.arange(natoms)):
-                columns = {k: v[order] for k, v in columns.items()}
-        return Frame(timestep=int(entry.timestep), natoms=natoms, box=box, columns=columns, column_names=names)
+        return self._sorted_frame(entry, natoms, box, names, columns, ids)
+
+    def _parse_block(self, chunks: list[bytes], entries: list[FrameIndex], last: int) -> Iterator[Frame]:
+        """Frames of a batch, in order. The atom blocks of all well-formed frames that share a column header
+        are parsed together by pandas' C parser (one call per batch); a frame whose block does not have
+        exactly one line per atom, or a batch that pandas refuses (non-numeric or missing values, 'nan'),
+        goes through :meth:`_parse`, which gives the same values or the same error."""
+        parsed: list[Frame | None] = [None] * len(chunks)
+        headers: list = [None] * len(chunks)
+        fast: list[int] = []
+        for k, (data, entry) in enumerate(zip(chunks, entries)):
+            header = self._header(data, entry, k == last, report=False)
+            if header is None:
+                continue
+            natoms, _, names, body = header
+            # one complete line per atom, nothing after the last one
+            if natoms > 0 and body.endswith(b"\n") and body.count(b"\n") == natoms and \
+                    (not fast or headers[fast[0]][2] == names):
+                headers[k] = header
+                fast.append(k)
+        if fast:
+            names = headers[fast[0]][2]
+            wanted = [n for n in (names if self.columns is None else self.columns) if n in names]
+            block = _read_block([headers[k][3] for k in fast], names, wanted + (["id"] if "id" in names and "id" not in wanted else []),
+                                sum(headers[k][0] for k in fast))
+            if block is not None:
+                start = 0
+                for k in fast:
+                    natoms, box, names_k, _ = headers[k]
+                    columns = {n: block[n][start:start + natoms] for n in wanted}
+                    ids = block["id"][start:start + natoms] if "id" in names_k else None
+                    parsed[k] = self._sorted_frame(entries[k], natoms, box, names_k, columns, ids)
+                    start += natoms
+        for k, (data, entry) in enumerate(zip(chunks, entries)):
+            frame = parsed[k] if parsed[k] is not None else self._parse(data, entry, k == last)
+            if frame is not None:
+                yield frame
 
     def __iter__(self) -> Iterator[Frame]:
+        frames = self._frames
+        count = len(frames)
         with open(self.path, "rb") as handle:
-            for i, entry in enumerate(self._frames):
-                handle.seek(entry.offset)
-                data = handle.read(entry.end - entry.offset)
-                frame = self._parse(data, entry, is_last=(i == len(self._frames) - 1))
-                if frame is None:
-                    continue
-                if self.columns is not None:
-                    missing = [c for c in self.columns if c not in frame.column_names]
-                    if missing:
-                        raise AnalysisError(f"dump {self.path} has no column {', '.join(missing)} "
-                                            f"(columns: {' '.join(frame.column_names)})")
-                yield frame
+            i = 0
+            while i < count:
+                # a batch: consecutive frames that lie back to back in the file, up to _BATCH_BYTES
+                # (the first batch is one frame, so that set_columns() after it applies to the rest)
+                j = i + 1
+                size = frames[i].end - frames[i].offset
+                while i > 0 and j < count and frames[j].offset == frames[j - 1].end \
+                        and size + frames[j].end - frames[j].offset <= _BATCH_BYTES:
+                    size += frames[j].end - frames[j].offset
+                    j += 1
+                handle.seek(frames[i].offset)
+                span = handle.read(frames[j - 1].end - frames[i].offset)
+                base = frames[i].offset
+                chunks = [span[e.offset - base:e.end - base] for e in frames[i:j]]
+                last = count - 1 - i if j == count else -1
+                for frame in self._parse_block(chunks, frames[i:j], last):
+                    if self.columns is not None:
+                        missing = [c for c in self.columns if c not in frame.column_names]
+                        if missing:
+                            raise AnalysisError(f"dump {self.path} has no column {', '.join(missing)} "
+                                                f"(columns: {' '.join(frame.column_names)})")
+                    yield frame
+                i = j
+
+
+def _read_block(bodies: list[bytes], names: tuple[str, ...], wanted: list[str], nrows: int) -> dict[str, np.ndarray] | None:
+    """Columns ``wanted`` of the concatenated atom blocks, by pandas' C parser; None if it cannot (then the
+    caller parses token by token). 'nan' and other non-numbers make pandas fail, deliberately."""
+    import pandas as pd
+
+    if len(set(names)) != len(names):
+        return None
+    usecols = sorted(names.index(n) for n in wanted)
+    dtypes = {}
+    for j in usecols:
+        name = names[j]
+        dtypes[j] = object if name in _STRING_COLUMNS else (np.int64 if name in _INT_COLUMNS else np.float64)
+    text = b"".join(bodies)
+    table = None
+    # single spaces (what LAMMPS writes) parse fastest; any other whitespace makes that fail, never misread
+    for separator in (" ", r"\s+"):
+        try:
+            table = pd.read_csv(io.BytesIO(text), sep=separator, header=None, names=list(range(len(names))),
+                                usecols=usecols, dtype=dtypes, na_filter=False, engine="c", skip_blank_lines=False)
+            break
+        except (ValueError, TypeError, OverflowError, pd.errors.ParserError):
+            continue
+    if table is None:
+        return None
+    if len(table) != nrows:
+        return None
+    out = {}
+    for j in usecols:
+        values = table[j].to_numpy()
+        if names[j] in _STRING_COLUMNS:
+            values = values.astype(str)
+        elif values.dtype != dtypes[j]:
+            return None
+        out[names[j]] = values
+    return out
 
 
 def read_columns(path: Path | str) -> tuple[str, ...]:
