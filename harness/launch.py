@@ -522,15 +522,23 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
     """Claim runs one after another (longest first) and execute them, until none is left to claim.
     With ``comm`` (K ranks per run) the group leader claims and prepares, and all K ranks drive LAMMPS."""
     ranks = comm.Get_size() if comm is not None else 1
+    unwritable: set[str] = set()   # runs whose folder could not be written: not claimed again by this launcher
     while True:
         claimed: dict[str, Any] | None = None
         lock: RunLock | None = None
         if in_group_rank == 0:
             for run in runs:
-                if not _runnable(campaign_dir, run, options.retry_failed):
+                if run["run_id"] in unwritable or not _runnable(campaign_dir, run, options.retry_failed):
                     continue
                 candidate = RunLock(campaign_dir / run["dir"])
-                if not candidate.acquire():
+                try:
+                    acquired = candidate.acquire()
+                except OSError as exc:
+                    print(f"[harness] {run['run_id']}: cannot lock its folder ({exc.strerror}); skipped",
+                          file=log, flush=True)
+                    unwritable.add(run["run_id"])
+                    continue
+                if not acquired:
                     continue
                 if _runnable(campaign_dir, run, options.retry_failed):  # re-check under the lock
                     claimed, lock = run, candidate
@@ -543,16 +551,23 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
         label = f"[harness] group {group}: {claimed['run_id']}"
         try:
             attempt: Attempt | Outcome | None = None
+            outcome: Outcome | None = None
+            io_error: OSError | None = None
             if in_group_rank == 0:
                 print(f"{label} started", file=log, flush=True)
-                attempt = begin_attempt(campaign_dir, claimed, manifest, build, options, gpus, group, ranks)
+                try:
+                    attempt = begin_attempt(campaign_dir, claimed, manifest, build, options, gpus, group, ranks)
+                except OSError as exc:
+                    io_error = exc
             if comm is None:
-                assert attempt is not None
                 if isinstance(attempt, Attempt):
-                    outcome = run_child(attempt.run_dir, attempt.record, build, attempt.wall_time_s,
-                                        attempt.accel, attempt.env_extra, options.kill_grace_s)
-                    finish_attempt(attempt, outcome)
-                else:
+                    try:
+                        outcome = run_child(attempt.run_dir, attempt.record, build, attempt.wall_time_s,
+                                            attempt.accel, attempt.env_extra, options.kill_grace_s)
+                        finish_attempt(attempt, outcome)
+                    except OSError as exc:
+                        io_error = exc
+                elif isinstance(attempt, Outcome):
                     outcome = attempt
             else:
                 accel = comm.bcast(attempt.accel if isinstance(attempt, Attempt) else None, root=0)
@@ -560,14 +575,27 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
                     run_dir = campaign_dir / claimed["dir"]
                     outcome = run_in_process(run_dir, json.loads((run_dir / "run.json").read_text()), comm, accel)
                     if isinstance(attempt, Attempt):
-                        finish_attempt(attempt, outcome)
+                        try:
+                            finish_attempt(attempt, outcome)
+                        except OSError as exc:
+                            io_error = exc
                 elif isinstance(attempt, Outcome):
                     outcome = attempt
-                else:
-                    continue
-            if in_group_rank == 0:
+            if in_group_rank == 0 and io_error is not None:
+                unwritable.add(claimed["run_id"])
+                where = f" ({io_error.filename})" if io_error.filename else ""
+                message = f"cannot write the run folder: {io_error.strerror or io_error}{where}"
+                try:
+                    update_status(campaign_dir / claimed["dir"], state="failed", reason="io_error", message=message)
+                except OSError:
+                    message += "; status.json could not be updated either"
+                print(f"{label} failed (io_error: {message})", file=log, flush=True)
+            elif in_group_rank == 0 and outcome is not None:
                 detail = f" ({outcome.reason}: {outcome.message})" if outcome.state == "failed" else ""
                 print(f"{label} {outcome.state} at {outcome.time_ps:g} ps{detail}", file=log, flush=True)
         finally:
             if lock is not None:
-                lock.release()
+                try:
+                    lock.release()
+                except OSError:
+                    pass

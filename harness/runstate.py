@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 STATES = ("pending", "running", "done", "failed")
-REASONS = ("lammps_error", "lost_atoms", "non_finite", "wall_time", "crashed")
+REASONS = ("lammps_error", "lost_atoms", "non_finite", "wall_time", "crashed", "io_error")
 LOCK_NAME = "run.lock"
 # A lock whose heartbeat is older than this is stale even when its owner's host cannot be checked.
 STALE_AFTER_S = 120.0
