@@ -1,4 +1,4 @@
-"""Command line: ``harness analyze [DIR]``, ``harness analyze msd|contacts|forces ...``, ``harness report [DIR]``.
+"""Command line: ``harness analyze [DIR]``, ``harness analyze msd|contacts|forces|jumps ...``, ``harness report [DIR]``.
 
 harness/cli.py hands the arguments after ``analyze`` to :func:`main` and those after ``report`` to
 :func:`report_main`. Errors print one line to stderr and return 2.
@@ -16,7 +16,7 @@ from typing import Any
 
 from analysis.errors import AnalysisError
 
-SUBCOMMANDS = ("msd", "contacts", "forces")
+SUBCOMMANDS = ("msd", "contacts", "forces", "jumps")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,6 +102,30 @@ def _contacts(argv: list[str]) -> int:
     return 0
 
 
+def _jumps(argv: list[str]) -> int:
+    from analysis.jumps import DEFAULT_CAPTURE_RADIUS_A, jumps_from_dump
+
+    parser = _Parser(prog="harness analyze jumps",
+                     description="hops between sites (the reference frame's positions) and residence times")
+    parser.add_argument("dump", type=Path)
+    parser.add_argument("--species", default=None, help="element name (dump column 'element'), default Li")
+    parser.add_argument("--type", dest="atom_type", type=int, default=None, help="LAMMPS atom type instead")
+    parser.add_argument("--timestep-ps", type=float, required=True, help="MD time step in ps (e.g. 0.002)")
+    parser.add_argument("--capture-radius", type=float, default=DEFAULT_CAPTURE_RADIUS_A,
+                        help="Å; an atom changes site when it comes this close to another site (default 1.0)")
+    parser.add_argument("--reference-frame", type=int, default=0, help="frame whose positions are the sites")
+    parser.add_argument("--allow-truncated", action="store_true", help="drop a truncated final frame")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.species is None and args.atom_type is None:
+        args.species = "Li"
+    result = jumps_from_dump(args.dump, args.timestep_ps, species=args.species if args.atom_type is None else None,
+                             atom_type=args.atom_type, capture_radius_A=args.capture_radius,
+                             reference_frame=args.reference_frame, allow_truncated=args.allow_truncated)
+    _print(result.summary(), args.json)
+    return 0
+
+
 def _forces(argv: list[str]) -> int:
     from analysis.forces import force_errors_from_files
 
@@ -134,9 +158,14 @@ def _campaign(argv: list[str]) -> int:
     parser.add_argument("--threshold", type=float, default=1.0, help="close-contact distance in Å")
     parser.add_argument("--band", default="crystal", choices=["crystal", "all", "highlighted"],
                         help="rows of the paper's Table 2 that span the accepted σ298 band")
+    parser.add_argument("--capture-radius", type=float, default=1.0,
+                        help="Li site capture radius in Å for the jump statistics (default 1.0)")
+    parser.add_argument("--cutoff", type=float, default=2.5,
+                        help="P-S distance in Å for the melt-quench PS4 check (default 2.5)")
     args = parser.parse_args(argv)
     options = Options(fit_start_ps=args.fit_start_ps, fit_end_ps=args.fit_end_ps, n_blocks=args.blocks,
-                      threshold_A=args.threshold, band=args.band, formation_reference=args.formation_reference)
+                      threshold_A=args.threshold, band=args.band, formation_reference=args.formation_reference,
+                      capture_radius_A=args.capture_radius, coordination_cutoff_A=args.cutoff)
     paths = analyze_campaign(args.dir, options)
     for path in paths:
         print(path)
@@ -160,9 +189,9 @@ def _run(function, argv: list[str], prog: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """``harness analyze [DIR]`` or ``harness analyze msd|contacts|forces ...``; returns the exit status."""
+    """``harness analyze [DIR]`` or ``harness analyze msd|contacts|forces|jumps ...``; returns the exit status."""
     if argv and argv[0] in SUBCOMMANDS:
-        function = {"msd": _msd, "contacts": _contacts, "forces": _forces}[argv[0]]
+        function = {"msd": _msd, "contacts": _contacts, "forces": _forces, "jumps": _jumps}[argv[0]]
         return _run(function, argv[1:], f"harness analyze {argv[0]}")
     return _run(_campaign, argv, "harness analyze")
 
