@@ -21,7 +21,9 @@ from analysis import arrhenius, formation
 from analysis.contacts import DEFAULT_THRESHOLD_A, iter_frame_contacts
 from analysis.errors import AnalysisError
 from analysis.forces import force_errors_from_files
-from analysis.msd import diffusion_from_dump
+from analysis.jumps import DEFAULT_CAPTURE_RADIUS_A, JumpCollector
+from analysis.meltquench import DEFAULT_CUTOFF_A, melt_quench_run
+from analysis.msd import diffusion_from_trajectory, load_trajectory
 from analysis.robustness import RobustnessRun, group_conditions
 from harness.units import PA_PER_GPA, fs_to_ps
 
@@ -41,6 +43,15 @@ ROBUSTNESS_COLUMNS = [
 FORMATION_COLUMNS = [
     "potential", "protocol", "structure", "run_id", "state", "natoms", "energy_eV", "energy_per_atom_eV", "x",
     "E_f_meV_per_atom", "reference_E_f_meV_per_atom", "error_meV_per_atom", "note"]
+LI_JUMPS_COLUMNS = [
+    "potential", "temperature_K", "repeat", "run_id", "state", "n_li", "n_sites", "nframes", "duration_ps",
+    "capture_radius_A", "min_site_separation_A", "n_hops", "hop_rate_per_li_per_ps", "fraction_li_hopped",
+    "n_residences", "n_censored_residences", "mean_residence_ps", "median_residence_ps", "back_hop_fraction",
+    "mean_hop_length_A", "d_jump_cm2_per_s", "d_msd_cm2_per_s", "message"]
+MELT_QUENCH_COLUMNS = [
+    "potential", "run_id", "variant", "repeat", "state", "frame", "step", "time_ps", "phase", "T_target_K", "T_K",
+    "pe_eV", "press_bar", "volume_A3", "density_g_cm3", "n_P", "p_s4_fraction", "p_s_coordination", "cutoff_A",
+    "message"]
 FORCES_COLUMNS = [
     "potential", "run_id", "state", "nframes", "force_rmse_eV_per_A", "force_mae_eV_per_A",
     "energy_rmse_meV_per_atom", "energy_mae_meV_per_atom", "energy_rmse_raw_meV_per_atom", "note"]
@@ -76,7 +87,7 @@ class RunInfo:
 @dataclass
 class Options:
     """Analysis settings: fit window (ps, None = default), blocks, contact threshold (Å), literature band,
-    reference CSV for formation energies."""
+    reference CSV for formation energies, Li site capture radius (Å, jumps), P-S cutoff (Å, melt-quench)."""
 
     fit_start_ps: float | None = None
     fit_end_ps: float | None = None
@@ -84,6 +95,8 @@ class Options:
     threshold_A: float = DEFAULT_THRESHOLD_A
     band: str = "crystal"
     formation_reference: Path | None = None
+    capture_radius_A: float = DEFAULT_CAPTURE_RADIUS_A
+    coordination_cutoff_A: float = DEFAULT_CUTOFF_A
 
 
 @dataclass
@@ -150,7 +163,52 @@ def _failure_text(run: RunInfo) -> str:
 
 
 # -- Task 3 -----------------------------------------------------------------------------------------
-def conductivity_tables(runs: list[RunInfo], options: Options, summary: Summary) -> tuple[list[dict], list[dict]]:
+class _SafeJumps:
+    """A JumpCollector whose failure (e.g. a capture radius too large for the cell) is recorded, not raised,
+    so that the MSD of the same pass goes on."""
+
+    def __init__(self, collector: JumpCollector):
+        self.collector = collector
+        self.error: str | None = None
+
+    def __call__(self, frame, positions_A) -> None:
+        if self.error is None:
+            try:
+                self.collector(frame, positions_A)
+            except AnalysisError as error:
+                self.error = str(error)
+
+
+def _jump_row(run: RunInfo, jumps: _SafeJumps | None, message: str | None, d_msd: float | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"potential": run.potential, "temperature_K": float(run.params["temperature_K"]),
+                           "repeat": run.repeat, "run_id": run.run_id, "state": run.state, "message": message}
+    if jumps is None or message:
+        return row
+    if jumps.error is not None:
+        row["message"] = f"jump analysis failed: {jumps.error}"
+        return row
+    try:
+        result = jumps.collector.finish()
+    except AnalysisError as error:
+        row["message"] = f"jump analysis failed: {error}"
+        return row
+    values = result.summary()
+    row.update({"n_li": values["n_atoms"], "n_sites": values["n_sites"], "nframes": values["nframes"],
+                "duration_ps": values["duration_ps"], "capture_radius_A": values["capture_radius_A"],
+                "min_site_separation_A": values["min_site_separation_A"], "n_hops": values["n_hops"],
+                "hop_rate_per_li_per_ps": values["hop_rate_per_atom_per_ps"],
+                "fraction_li_hopped": values["fraction_atoms_hopped"], "n_residences": values["n_residences"],
+                "n_censored_residences": values["n_censored_residences"],
+                "mean_residence_ps": values["mean_residence_ps"], "median_residence_ps": values["median_residence_ps"],
+                "back_hop_fraction": values["back_hop_fraction"], "mean_hop_length_A": values["mean_hop_length_A"],
+                "d_jump_cm2_per_s": values["d_jump_cm2_per_s"], "d_msd_cm2_per_s": d_msd})
+    return row
+
+
+def conductivity_tables(runs: list[RunInfo], options: Options, summary: Summary,
+                        jump_rows: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
+    """Per-run and per-temperature conductivity rows; Li jump rows (one per run) are appended to
+    ``jump_rows`` from the same pass over each dump."""
     run_rows: list[dict] = []
     for run in runs:
         params = run.params
@@ -159,18 +217,24 @@ def conductivity_tables(runs: list[RunInfo], options: Options, summary: Summary)
                                "repeat": run.repeat, "run_id": run.run_id, "state": run.state,
                                "reason": run.status.get("reason"), "used_in_fit": False, "n_li": n_li}
         trajectory = run.directory / "traj.lammpstrj"
+        jumps: _SafeJumps | None = None
+        d_msd: float | None = None
         if run.state != "done":
             row["message"] = _failure_text(run) or f"run is {run.state}"
         elif not trajectory.is_file():
             row["message"] = "traj.lammpstrj missing"
         else:
+            timestep_ps = fs_to_ps(float(params["timestep_fs"]))
             try:
-                result = diffusion_from_dump(trajectory, fs_to_ps(float(params["timestep_fs"])), species="Li",
-                                             fit_start_ps=options.fit_start_ps, fit_end_ps=options.fit_end_ps,
-                                             n_blocks=options.n_blocks)
+                jumps = _SafeJumps(JumpCollector(timestep_ps, species="Li",
+                                                 capture_radius_A=options.capture_radius_A))
+                loaded = load_trajectory(trajectory, timestep_ps, species="Li", on_frame=jumps)
+                result = diffusion_from_trajectory(loaded, fit_start_ps=options.fit_start_ps,
+                                                   fit_end_ps=options.fit_end_ps, n_blocks=options.n_blocks)
             except AnalysisError as error:
                 row["message"] = f"analysis failed: {error}"
             else:
+                d_msd = result.d_cm2_per_s
                 if n_li and n_li != result.natoms:
                     summary.notes.append(f"{run.run_id}: run.json counts {n_li} Li, the dump {result.natoms}")
                 n_li = result.natoms
@@ -186,6 +250,9 @@ def conductivity_tables(runs: list[RunInfo], options: Options, summary: Summary)
                     "d_sigma_cm2_per_s": result.d_sigma_cm2_per_s, "haven_ratio": result.haven_ratio})
                 if result.d_cm2_per_s <= 0:
                     row["message"] = "non-positive D: not used in the Arrhenius fit"
+        if jump_rows is not None:
+            failure = None if d_msd is not None else row.get("message")
+            jump_rows.append(_jump_row(run, jumps, failure, d_msd))
         run_rows.append(row)
     run_rows.sort(key=lambda r: (r["potential"], r["temperature_K"], r["repeat"]))
 
@@ -416,6 +483,34 @@ def forces_tables(runs: list[RunInfo], summary: Summary) -> tuple[list[dict], li
     return rows, frame_rows
 
 
+# -- Task 2 trajectory: melt-quench -------------------------------------------------------------------
+def melt_quench_table(runs: list[RunInfo], options: Options, summary: Summary) -> list[dict]:
+    """One row per frame of every melt-quench run; a run without frames is one row with its message."""
+    rows: list[dict] = []
+    for run in sorted(runs, key=lambda r: (r.potential, r.run_id)):
+        base = {"potential": run.potential, "run_id": run.run_id, "variant": run.params.get("variant"),
+                "repeat": run.repeat, "state": run.state, "cutoff_A": options.coordination_cutoff_A}
+        message = None if run.state == "done" else (_failure_text(run) or f"run is {run.state}")
+        frames = []
+        if run.state in ("done", "failed", "running") and (run.directory / "traj.lammpstrj").is_file():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    frames = melt_quench_run(run.directory, run.params, options.coordination_cutoff_A,
+                                             allow_truncated=run.state != "done")
+            except AnalysisError as error:
+                message = f"analysis failed: {error}"
+                summary.notes.append(f"{run.run_id}: {error}")
+        elif run.state == "done":
+            message = "traj.lammpstrj missing"
+        if not frames:
+            rows.append({**base, "message": message})
+            continue
+        for frame in frames:
+            rows.append({**base, **frame.__dict__, "message": message})
+    return rows
+
+
 def analyze_campaign(campaign_dir: Path, options: Options | None = None) -> list[Path]:
     """Analyse every run of a campaign; write results/*.csv and results/summary.json; return the paths."""
     options = options or Options()
@@ -428,9 +523,15 @@ def analyze_campaign(campaign_dir: Path, options: Options | None = None) -> list
     for run in runs:
         by_task.setdefault(run.task, []).append(run)
     if "conductivity" in by_task:
-        rows, run_rows = conductivity_tables(by_task["conductivity"], options, summary)
+        jump_rows: list[dict] = []
+        rows, run_rows = conductivity_tables(by_task["conductivity"], options, summary, jump_rows)
         written.append(write_csv(results / "conductivity.csv", CONDUCTIVITY_COLUMNS, rows))
         written.append(write_csv(results / "conductivity_runs.csv", CONDUCTIVITY_RUN_COLUMNS, run_rows))
+        jump_rows.sort(key=lambda r: (r["potential"], r["temperature_K"], r["repeat"]))
+        written.append(write_csv(results / "li_jumps.csv", LI_JUMPS_COLUMNS, jump_rows))
+    if "melt_quench" in by_task:
+        rows = melt_quench_table(by_task["melt_quench"], options, summary)
+        written.append(write_csv(results / "melt_quench.csv", MELT_QUENCH_COLUMNS, rows))
     if "robustness" in by_task:
         rows = robustness_table(by_task["robustness"], options, summary)
         written.append(write_csv(results / "robustness.csv", ROBUSTNESS_COLUMNS, rows))
@@ -442,7 +543,7 @@ def analyze_campaign(campaign_dir: Path, options: Options | None = None) -> list
         rows, frame_rows = forces_tables(by_task["forces"], summary)
         written.append(write_csv(results / "forces.csv", FORCES_COLUMNS, rows))
         written.append(write_csv(results / "forces_frames.csv", FORCES_FRAME_COLUMNS, frame_rows))
-    other = sorted(set(by_task) - {"conductivity", "robustness", "relax", "single_point", "forces"})
+    other = sorted(set(by_task) - {"conductivity", "robustness", "relax", "single_point", "forces", "melt_quench"})
     if other:
         summary.notes.append(f"tasks not analysed here: {', '.join(other)}")
     states: dict[str, int] = {}
@@ -457,7 +558,9 @@ def analyze_campaign(campaign_dir: Path, options: Options | None = None) -> list
                          "time_ps": r.status.get("time_ps")} for r in runs if r.state == "failed"],
         "unfinished_runs": [r.run_id for r in runs if r.state in ("pending", "running")],
         "options": {"fit_start_ps": options.fit_start_ps, "fit_end_ps": options.fit_end_ps,
-                    "n_blocks": options.n_blocks, "threshold_A": options.threshold_A, "band": options.band},
+                    "n_blocks": options.n_blocks, "threshold_A": options.threshold_A, "band": options.band,
+                    "capture_radius_A": options.capture_radius_A,
+                    "coordination_cutoff_A": options.coordination_cutoff_A},
         **summary.data,
         "notes": summary.notes,
         "files": [p.name for p in written],

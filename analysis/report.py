@@ -5,7 +5,10 @@ Figures (each written when its table exists):
   extrapolation to 298 K (dotted) and the accepted literature band at 298 K (grey), like the paper's Fig. 6;
 * robustness.png: survival on the temperature–pressure grid with close-contact percentages (Fig. 4);
 * forces.png: force RMSE along the trajectory (Fig. 5);
-* formation.png: formation-energy parity plot against the reference (or the predicted values alone).
+* formation.png: formation-energy parity plot against the reference (or the predicted values alone);
+* melt_quench.png: temperature (with the thermostat target), density and PS4 fraction along each
+  melt-quench run.
+Tables: also li_jumps.csv (Li hop statistics) under Task 3.
 Several potentials are overlaid in one plot (one panel per potential for the heat map), and the
 "Summary by potential" table puts them side by side (like the paper's Table 3).
 The HTML embeds the PNGs (base64), so index.html is self-contained; the PNG files are kept beside it.
@@ -174,6 +177,39 @@ def formation_figure(table: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
+def melt_quench_figure(table: pd.DataFrame, path: Path) -> Path | None:
+    """Temperature (and thermostat target), density and PS4 fraction along each melt-quench run."""
+    data = table[table["time_ps"].notna()]
+    if data.empty:
+        return None
+    fig, axes = plt.subplots(3, 1, figsize=(6.5, 7.5), sharex=True)
+    potentials = sorted(data["potential"].unique())
+    colours = _colours(potentials)
+    styles = ["-", "--", ":", "-."]
+    for potential in potentials:
+        mine = data[data["potential"] == potential]
+        for k, run_id in enumerate(sorted(mine["run_id"].unique())):
+            run = mine[mine["run_id"] == run_id].sort_values("time_ps")
+            style = dict(color=colours[potential], ls=styles[k % len(styles)], lw=1.2)
+            label = f"{potential} {run['variant'].iloc[0]} r{run['repeat'].iloc[0]}"
+            axes[0].plot(run["time_ps"], run["T_K"], label=label, **style)
+            axes[1].plot(run["time_ps"], run["density_g_cm3"], **style)
+            axes[2].plot(run["time_ps"], run["p_s4_fraction"], **style)
+    first = data[data["run_id"] == data["run_id"].iloc[0]].sort_values("time_ps")
+    axes[0].plot(first["time_ps"], first["T_target_K"], color="0.5", lw=1, ls=":", label="thermostat target")
+    axes[0].set_ylabel("T (K)")
+    axes[1].set_ylabel("density (g/cm$^3$)")
+    cutoff = data["cutoff_A"].dropna()
+    axes[2].set_ylabel(f"P with 4 S within {cutoff.iloc[0]:g} Å" if len(cutoff) else "PS4 fraction")
+    axes[2].set_ylim(-0.05, 1.05)
+    axes[2].set_xlabel("time (ps)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def _table_html(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, na_rep="–", float_format=lambda v: f"{v:.4g}", border=0, classes="t")
 
@@ -227,7 +263,7 @@ def write_report(campaign_dir: Path) -> Path:
     out = campaign_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     names = ["conductivity.csv", "conductivity_runs.csv", "robustness.csv", "formation.csv", "forces.csv",
-             "forces_frames.csv"]
+             "forces_frames.csv", "li_jumps.csv", "melt_quench.csv"]
     tables = {name: _read(results_dir, name) for name in names}
     sections: list[str] = []
     overview = summary_by_potential(tables, summary)
@@ -241,6 +277,11 @@ def write_report(campaign_dir: Path) -> Path:
                         + _table_html(conductivity))
         if tables["conductivity_runs.csv"] is not None:
             sections.append("<h3>Per run</h3>" + _table_html(tables["conductivity_runs.csv"]))
+        jumps = tables["li_jumps.csv"]
+        if jumps is not None and len(jumps):
+            sections.append("<h3>Li jump statistics (beyond the paper)</h3><p>Hops between the sites of the first "
+                            "frame's Li positions, with a capture radius; residence times between two hops.</p>"
+                            + _table_html(jumps))
     robustness = tables["robustness.csv"]
     if robustness is not None and len(robustness):
         figure = robustness_figure(robustness, out / "robustness.png")
@@ -258,6 +299,17 @@ def write_report(campaign_dir: Path) -> Path:
         figure = forces_figure(frames, out / "forces.png") if frames is not None and len(frames) else None
         sections.append("<h2>Task 2: force errors</h2>"
                         + _image_html(figure, "Force RMSE along the trajectory") + _table_html(forces))
+    melt = tables["melt_quench.csv"]
+    if melt is not None and len(melt):
+        figure = melt_quench_figure(melt, out / "melt_quench.png")
+        per_run = melt.groupby("run_id", sort=True).agg(
+            potential=("potential", "first"), variant=("variant", "first"), state=("state", "first"),
+            frames=("frame", "count"), final_density_g_cm3=("density_g_cm3", "last"),
+            min_p_s4_fraction=("p_s4_fraction", "min"), final_p_s4_fraction=("p_s4_fraction", "last"),
+            message=("message", "first")).reset_index()
+        sections.append("<h2>Task 2 trajectory: melt-quench</h2>"
+                        + _image_html(figure, "Temperature, density and fraction of P with four S neighbours "
+                                      "along the melt-quench") + _table_html(per_run))
     notes = summary.get("notes", [])
     failed = summary.get("failed_runs", [])
     if failed:

@@ -294,3 +294,23 @@ def test_standalone_commands(campaign, capsys):
     forces = campaign / "runs" / "t2-forces-toy-a"
     assert main(["forces", str(forces / "ref.extxyz"), str(forces / "forces.lammpstrj")]) == 0
     assert "force_rmse_eV_per_A" in capsys.readouterr().out
+
+
+def test_li_jumps_table(campaign):
+    from analysis.jumps import jumps_from_dump
+
+    rows = _rows(campaign / "results" / "li_jumps.csv")
+    runs = _rows(campaign / "results" / "conductivity_runs.csv")
+    assert len(rows) == len(runs) == 13
+    failed = [r for r in rows if r["state"] == "failed"]
+    assert len(failed) == 1 and failed[0]["n_hops"] == "" and "lost_atoms" in failed[0]["message"]
+    d_msd = {r["run_id"]: r["d_cm2_per_s"] for r in runs}
+    for row in rows:
+        if row["state"] != "done":
+            continue
+        # the one-pass campaign numbers equal the standalone analysis of the same dump
+        alone = jumps_from_dump(campaign / "runs" / row["run_id"] / "traj.lammpstrj", 0.002).summary()
+        assert int(row["n_hops"]) == alone["n_hops"] and int(row["n_li"]) == N_LI
+        assert float(row["mean_residence_ps"]) == pytest.approx(alone["mean_residence_ps"], rel=1e-6)
+        assert float(row["d_jump_cm2_per_s"]) == pytest.approx(alone["d_jump_cm2_per_s"], rel=1e-6)
+        assert row["d_msd_cm2_per_s"] == d_msd[row["run_id"]]
