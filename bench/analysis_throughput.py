@@ -5,18 +5,21 @@
 Writes a synthetic dump (``id element xu yu zu``, cubic box, Gaussian random walkers), then runs, each in
 its own Python process so that peak memory (ru_maxrss) is that task's alone:
 
-* ours:  analysis.msd (all-origins MSD, D with 5-block error) + analysis.contacts (min distance per frame),
-         in one pass over the file, one thread;
+* ours:  analysis.msd (all-origins MSD, D with 5-block error) + analysis.contacts (min distance per frame,
+         MinimumDistanceTracker), in one pass over the file (atom blocks parsed in batches by pandas' C parser),
+         one thread;
 * ovito: FileSource -> UnwrapTrajectoriesModifier -> CalculateDisplacementsModifier(reference frame 0),
          MSD from the first origin per frame + NearestNeighborFinder(1) for the min distance per frame.
 
-Prints a Markdown table (wall time, frames/s, peak RSS in MB). Not a test: run it by hand on a quiet machine.
+Prints a Markdown table (wall time, frames/s, peak RSS in MB) and the throughput ratio ours / OVITO, with the
+load average before each tool. Not a test: run it by hand on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -116,7 +119,9 @@ def main() -> int:
     write_dump(path, args.atoms, args.frames)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s", flush=True)
     rows = []
+    loads = []
     for tool in ("ours", "ovito"):
+        loads.append(os.getloadavg()[0])
         done = subprocess.run([sys.executable, __file__, "--run", tool, "--path", str(path)],
                               capture_output=True, text=True)
         if done.returncode != 0:
@@ -125,12 +130,16 @@ def main() -> int:
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
     print(f"\n{args.atoms} atoms x {args.frames} frames, {platform.node()}, {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n")
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}, "
+          f"1-min load average before each tool: {', '.join(f'{x:.1f}' for x in loads)}\n")
     print("| tool | wall time (s) | frames/s | peak RSS (MB) | D (cm^2/s) | frames with d <= 1 Å | min d (Å) |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['tool']} | {r['wall_s']:.1f} | {r['nframes'] / r['wall_s']:.0f} | {r['peak_rss_MB']:.0f} | "
               f"{r['d_cm2_per_s']:.3e} | {r['contact_frames']} | {r['min_distance_A']:.3f} |")
+    if len(rows) == 2:
+        ratio = (rows[0]["nframes"] / rows[0]["wall_s"]) / (rows[1]["nframes"] / rows[1]["wall_s"])
+        print(f"\nthroughput ours / OVITO = {ratio:.2f} (same file, same run of this script)")
     if not args.keep:
         path.unlink()
     return 0
