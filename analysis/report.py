@@ -200,7 +200,7 @@ def melt_quench_figure(table: pd.DataFrame, path: Path) -> Path | None:
     axes[0].set_ylabel("T (K)")
     axes[1].set_ylabel("density (g/cm$^3$)")
     cutoff = data["cutoff_A"].dropna()
-    axes[2].set_ylabel(f"P with 4 S within {cutoff.iloc[0]:g} Å" if len(cutoff) else "PS4 fraction")
+    axes[2].set_ylabel(f"fraction of P with 4 S\nwithin {cutoff.iloc[0]:g} Å" if len(cutoff) else "PS4 fraction")
     axes[2].set_ylim(-0.05, 1.05)
     axes[2].set_xlabel("time (ps)")
     axes[0].legend(fontsize=7)
