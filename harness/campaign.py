@@ -55,6 +55,8 @@ class RobustnessTask:
     repeats: int = 3
     dump_interval_ps: float = 1.0
     relax: bool = True
+    relax_max_iterations: int = 1000
+    relax_force_tolerance_eV_per_A: float = 1.0e-3
     thermostat_damping_fs: float = 100.0
     barostat_damping_fs: float = 1000.0
     timestep_fs: float | None = None
@@ -174,6 +176,10 @@ def _validate(name: str, task: Any) -> None:
         task.pressures_Pa = parsed
         if isinstance(task.natoms, bool) or not isinstance(task.natoms, int) or task.natoms < 1:
             raise HarnessError(f"{where}.natoms: must be a positive integer, got {task.natoms!r}")
+        if isinstance(task.relax_max_iterations, bool) or not isinstance(task.relax_max_iterations, int) \
+                or task.relax_max_iterations < 1:
+            raise HarnessError(f"{where}.relax_max_iterations: must be a positive integer, got {task.relax_max_iterations!r}")
+        _positive(task.relax_force_tolerance_eV_per_A, f"{where}.relax_force_tolerance_eV_per_A")
     if isinstance(task, MeltQuenchTask):
         try:
             task.pressure_Pa = parse_pressure_pa(task.pressure_Pa)

@@ -157,6 +157,8 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
                                   "pressure_bar": pa_to_bar(float(pressure)), "duration_ps": float(task.duration_ps),
                                   "timestep_fs": dt, "dump_interval_ps": float(task.dump_interval_ps),
                                   "relax": bool(task.relax), "density_g_cm3": float(task.density_g_cm3),
+                                  "relax_max_iterations": task.relax_max_iterations,
+                                  "relax_force_tolerance_eV_per_A": float(task.relax_force_tolerance_eV_per_A),
                                   "thermostat_damping_fs": float(task.thermostat_damping_fs),
                                   "barostat_damping_fs": float(task.barostat_damping_fs)}
                         runs.append(PlannedRun(
