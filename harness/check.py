@@ -37,7 +37,9 @@ def check_potential(potential: Potential, lmp: str | None = None) -> list[str]:
     build = find_lammps(lmp)
     missing = [p for p in potential.packages if p not in build.packages]
     if missing:
-        raise HarnessError(f"potential {potential.name}: LAMMPS {build.executable} lacks packages {missing}")
+        raise HarnessError(f"potential {potential.name}: LAMMPS {build.executable} lacks packages {missing} (use "
+                           "--lmp or HARNESS_LMP; for ML-IAP Python models such as MACE: `harness build-lammps`, "
+                           "then HARNESS_LMP=.lammps-mliap/bin/lmp)")
     report.append(f"LAMMPS {build.version} ({build.origin}) has packages {potential.packages or '(none needed)'}")
     cell = _test_cell(potential)
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,4 +62,7 @@ def check_potential(potential: Potential, lmp: str | None = None) -> list[str]:
         raise HarnessError(f"potential {potential.name}: 0-step run gave a non-finite energy ({energy})")
     report.append(f"0-step run on {cell.name} ({cell.natoms} atoms): {energy:.6f} eV/atom, "
                   f"pressure {result['pressure_bar']:.1f} bar")
+    from harness.mace import is_mliap_unified, mace_parity_check
+    if is_mliap_unified(potential):  # MACE through ML-IAP: parity against ASE, recorded for `harness launch`
+        report += mace_parity_check(potential, build)
     return report

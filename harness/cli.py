@@ -35,7 +35,8 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     from harness.launch import LaunchOptions, launch
     options = LaunchOptions(ranks_per_run=args.ranks_per_run, wall_time_s=args.wall_time, retry_failed=args.retry_failed,
                             lmp=args.lmp, accelerator=args.accelerator, progress_every_s=args.progress_every,
-                            only=args.only, kill_grace_s=args.kill_grace)
+                            only=args.only, kill_grace_s=args.kill_grace,
+                            force_unchecked=args.force_unchecked)
     return launch(Path(args.dir), options)
 
 
@@ -53,6 +54,8 @@ def _cmd_potentials(args: argparse.Namespace) -> int:
             pot = load_potential(str(path))
             print(f"{pot.name:<20} {' '.join(pot.elements):<12} {pot.pair_style:<40} {path}")
         return 0
+    if args.action == "add-mace":
+        return _cmd_add_mace(args)
     if not args.name:
         raise HarnessError(f"harness potentials {args.action}: give a potential NAME")
     pot = load_potential(args.name)
@@ -70,6 +73,24 @@ def _cmd_potentials(args: argparse.Namespace) -> int:
     for line in check_potential(pot, args.lmp):
         print(f"ok  {line}")
     print(f"potential {pot.name}: all checks passed")
+    return 0
+
+
+def _cmd_add_mace(args: argparse.Namespace) -> int:
+    from harness.mace import add_mace
+    if not args.name or not args.pot_name:
+        raise HarnessError("usage: harness potentials add-mace MODEL.model --name NAME [--elements Li P S]")
+    path = add_mace(Path(args.name), args.pot_name, args.elements, Path(args.out), force=args.force)
+    print(f"wrote {path} and {path.with_name(args.pot_name + '.mliap.pkl')}; verify it with "
+          f"`harness potentials check {path}` (needs HARNESS_LMP=.lammps-mliap/bin/lmp from `harness build-lammps`)")
+    return 0
+
+
+def _cmd_build_lammps(args: argparse.Namespace) -> int:
+    from harness.build_lammps import BuildOptions, build
+    info = build(BuildOptions(source=args.source, sha256=args.sha256, prefix=Path(args.prefix),
+                              kokkos_cuda=args.kokkos_cuda, jobs=args.jobs), force=args.force)
+    print(info["lmp"])
     return 0
 
 
@@ -128,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress-every", type=float, default=15.0, help="seconds between progress lines (0: none)")
     p.add_argument("--kill-grace", type=float, default=30.0,
                    help="seconds past the wall-time limit before a hung LAMMPS process is killed (default 30)")
+    p.add_argument("--force-unchecked", action="store_true",
+                   help="launch ML-IAP (MACE) potentials whose `harness potentials check` failed or never ran")
     p.set_defaults(func=_cmd_launch)
 
     p = sub.add_parser("status", help="counts by state and per-run progress")
@@ -135,11 +158,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_status)
 
-    p = sub.add_parser("potentials", help="list, show or check potentials")
-    p.add_argument("action", choices=["list", "show", "check"])
-    p.add_argument("name", nargs="?")
+    p = sub.add_parser("potentials", help="list, show or check potentials; add-mace MODEL --name NAME")
+    p.add_argument("action", choices=["list", "show", "check", "add-mace"])
+    p.add_argument("name", nargs="?", help="potential NAME or path (add-mace: the MACE .model file)")
     p.add_argument("--lmp", help="LAMMPS executable to check against")
+    p.add_argument("--name", dest="pot_name", help="add-mace: name of the new potential (potentials/NAME.toml)")
+    p.add_argument("--elements", nargs="+", help="add-mace: element order = LAMMPS types (default: the model's)")
+    p.add_argument("--out", default="potentials", help="add-mace: folder for NAME.toml (default ./potentials)")
+    p.add_argument("--force", action="store_true", help="add-mace: overwrite an existing NAME.toml")
     p.set_defaults(func=_cmd_potentials)
+
+    p = sub.add_parser("build-lammps", help="compile LAMMPS with ML-IAP + Python (MACE) into .lammps-mliap/")
+    p.add_argument("--source", default="debian", help="'debian' (trixie source package via apt, sha256 pinned), "
+                   "or a LAMMPS tarball path or URL")
+    p.add_argument("--sha256", help="expected sha256 of a --source path/URL")
+    p.add_argument("--prefix", default=".lammps-mliap", help="install prefix (default .lammps-mliap)")
+    p.add_argument("--kokkos-cuda", metavar="ARCH", help="KOKKOS+CUDA build for this GPU arch (e.g. HOPPER90, "
+                   "AMPERE80); needs a tarball with lib/kokkos")
+    p.add_argument("-j", "--jobs", type=int, default=2, help="parallel compile jobs (default 2)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the same build is installed")
+    p.set_defaults(func=_cmd_build_lammps)
 
     p = sub.add_parser("run", help="render + mpirun launch + analyze + report, in one command")
     p.add_argument("campaign", nargs="?", help="campaign file (default: the shipped inputs/default.toml)")

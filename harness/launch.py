@@ -45,6 +45,7 @@ class LaunchOptions:
     only: str | None = None            # run ids containing this text
     kill_grace_s: float = 30.0         # LAMMPS's own `timer timeout` stops a run at the wall limit; a hang is
                                        # killed this much later
+    force_unchecked: bool = False      # launch ML-IAP (MACE) potentials whose parity check failed or never ran
 
 
 @dataclass
@@ -481,6 +482,10 @@ def launch(campaign_dir: Path, options: LaunchOptions | None = None, log: Any = 
     manifest = load_manifest(campaign_dir)
     build = find_lammps(options.lmp)
     preflight(manifest, build)
+    from harness.mace import launch_gate  # max_ranks_per_run, and the recorded MACE parity check
+    for warning in launch_gate(manifest, k, options.force_unchecked):
+        if rank == 0:
+            print(f"[harness] warning: {warning}", file=log, flush=True)
     gpus = visible_gpus()
     ngroups = size // k
     group = rank // k

@@ -45,8 +45,9 @@ class Potential:
         """The LAMMPS lines that define this potential, with ``{{ elements }}`` and ``{{ files.KEY }}`` filled in."""
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
         context = {"elements": " ".join(self.elements), "files": file_paths}
-        lines = [f"pair_style      {self.pair_style}"]
-        for template in (*(f"pair_coeff      {c}" for c in self.pair_coeff), *self.commands):
+        lines = []
+        for template in (f"pair_style      {self.pair_style}", *(f"pair_coeff      {c}" for c in self.pair_coeff),
+                         *self.commands):
             try:
                 lines.append(env.from_string(template).render(**context))
             except jinja2.UndefinedError as exc:

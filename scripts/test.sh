@@ -3,4 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# MACE through LAMMPS ML-IAP (tests/mace): torch (CPU wheel) first, then the pinned extras, then LAMMPS with
+# ML-IAP + Python into .lammps-mliap/ (skipped when the same build is there; the source tarball is cached in
+# ~/.cache/harness). HARNESS_SKIP_MACE=1 skips this and the MACE tests skip themselves.
+if [ "${HARNESS_SKIP_MACE:-0}" != 1 ]; then
+    echo "[test] MACE extras (requirements-mace.txt) and the ML-IAP LAMMPS build"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-mace.txt
+    nice -n 10 .venv/bin/harness build-lammps -j "$(nproc)"
+fi
 exec .venv/bin/python -m pytest -q "$@"

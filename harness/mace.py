@@ -1,0 +1,406 @@
+"""MACE models in LAMMPS through ML-IAP "unified": conversion, the non-KOKKOS shim, and the parity check.
+
+Non-KOKKOS (CPU) builds. mace-torch's ``LAMMPS_MLIAP_MACE`` calls KOKKOS-only methods of the ML-IAP data object
+(``forward_exchange``/``reverse_exchange`` to copy node features to ghost atoms between message-passing layers,
+``update_pair_forces_gpu``). ``MliapMace`` below avoids ghost nodes altogether: every neighbour ``j`` of a pair is
+replaced by the local atom that owns it (found through atom ids), while the pair vector ``rij`` stays the
+image's. The graph then has one node per real atom, exactly as in ASE's periodic neighbour list, so no exchange is
+needed; forces go back per pair through ``update_pair_forces`` (LAMMPS sums ghost forces into their owners and
+tallies the virial from ``rij`` and ``fij``). Owners are only known when every ghost is an image of an atom on
+the same rank: **one MPI rank per run** (``max_ranks_per_run = 1`` in the potential file; more ranks stop with an
+error).
+
+The atom ids come from the LAMMPS instance, which an ML-IAP model cannot reach by itself: the potential's
+``commands`` hand it over with LAMMPS's ``python ... input 1 SELF`` (see ``ATTACH_COMMANDS``).
+
+The model file is a pickle (``NAME.mliap.pkl``): LAMMPS's ML-IAP loads any file not ending in ``.pt`` with
+``pickle.load``, which avoids torch's weights-only loading rules. Like every pickle it runs code when loaded:
+the harness verifies its sha256 before every run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import HarnessError
+
+EV_PER_A3_IN_BAR = 1.6021765e6  # LAMMPS metal units (nktv2p), so that bar converts back exactly
+ATTACH_COMMANDS = [
+    'python harness_mace_attach input 1 SELF format p here '
+    '"from harness.mace_shim import attach_lammps as harness_mace_attach"',
+    "python harness_mace_attach invoke",
+]
+TOLERANCES = {"energy_eV_per_atom": 1e-6, "force_eV_per_A": 1e-5, "stress_relative": 1e-5}
+
+# ------------------------------------------------------------------------------------------ models
+
+def _torch() -> Any:
+    """torch, imported (after mace, which must come before e3nn) only when needed: launching stays light."""
+    try:
+        import mace  # noqa: F401
+        import torch
+    except ImportError:
+        raise HarnessError("MACE support needs torch and mace-torch: pip install -r requirements-mace.txt") from None
+    return torch
+
+
+def load_mace_model(path: Path) -> Any:
+    """A MACE model from a ``.model`` file (torch.save of the whole module), with one-line errors."""
+    torch = _torch()
+    if not path.is_file():
+        raise HarnessError(f"MACE model {path} does not exist")
+    try:
+        model = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # any unpickling problem means: not a model file we can read
+        raise HarnessError(f"{path} is not a MACE model file (torch.load failed: {str(exc).splitlines()[0][:160]}); "
+                           "give the .model file written by MACE training") from None
+    if not isinstance(model, torch.nn.Module) or not all(hasattr(model, a) for a in ("atomic_numbers", "r_max",
+                                                                                       "interactions")):
+        raise HarnessError(f"{path} is not a MACE model (a {type(model).__name__}, without atomic_numbers/r_max/"
+                           "interactions); give the .model file written by MACE training")
+    heads = list(getattr(model, "heads", None) or ["Default"])
+    if len(heads) > 1:
+        raise HarnessError(f"{path} is a multi-head MACE model (heads {heads}); the ML-IAP export supports one head: "
+                           f"extract one first with `mace_select_head {path} --head_name NAME --output_file OUT.model`")
+    return model.eval()
+
+
+def model_elements(model: Any) -> list[str]:
+    from ase.data import chemical_symbols
+    return [chemical_symbols[int(z)] for z in model.atomic_numbers]
+
+
+def make_tiny_model(path: Path, elements: tuple[str, ...] = ("Li", "P", "S"), seed: int = 0,
+                    channels: int = 8, r_max: float = 5.0, float64: bool = True) -> Path:
+    """A small MACE model with random weights (tests, benchmarks; not physical), saved like MACE training does."""
+    torch = _torch()
+    dtype = torch.float64 if float64 else torch.float32
+    from ase.data import atomic_numbers
+    from e3nn import o3
+    from mace import modules
+    torch.manual_seed(seed)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        numbers = [atomic_numbers[e] for e in elements]
+        interaction = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
+        model = modules.ScaleShiftMACE(
+            r_max=r_max, num_bessel=8, num_polynomial_cutoff=5, max_ell=2, interaction_cls=interaction,
+            interaction_cls_first=interaction, num_interactions=2, num_elements=len(numbers),
+            hidden_irreps=o3.Irreps(f"{channels}x0e + {channels}x1o"), MLP_irreps=o3.Irreps("16x0e"),
+            atomic_energies=np.array([-1.9, -5.4, -4.1][:len(numbers)] + [-3.0] * max(0, len(numbers) - 3)),
+            avg_num_neighbors=20.0, atomic_numbers=numbers, correlation=3, gate=torch.nn.functional.silu,
+            pair_repulsion=True, atomic_inter_scale=1.0, atomic_inter_shift=0.0)
+    finally:
+        torch.set_default_dtype(previous)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model, path)
+    return path
+
+
+# ------------------------------------------------------------------------------------------ add-mace
+
+def _sha256(path: Path) -> str:
+    from harness.potentials import sha256_of
+    return sha256_of(path)
+
+
+def potential_toml(name: str, elements: list[str], model_file: str, model_sha: str, source: str, r_max: float) -> str:
+    commands = ",\n".join(f"    {json.dumps(c)}" for c in ATTACH_COMMANDS)
+    return f"""# MACE model {source} through LAMMPS ML-IAP "unified", written by `harness potentials add-mace`.
+# Runs with the LAMMPS of `harness build-lammps` (HARNESS_LMP=.lammps-mliap/bin/lmp or --lmp), one MPI rank per
+# run (the non-KOKKOS shim in harness/mace.py). Verify with `harness potentials check {name}` before launching.
+name = "{name}"
+description = "MACE ({os.path.basename(source)}, r_max {r_max:g} A) via ML-IAP unified, non-KOKKOS shim"
+elements = {json.dumps(elements)}
+pair_style = "mliap unified {{{{ files.model }}}} 0"
+pair_coeff = ["* * {{{{ elements }}}}"]
+commands = [
+{commands},
+]
+packages = ["ML-IAP", "PYTHON"]
+timestep_fs = 1.0
+max_ranks_per_run = 1
+
+[files.model]
+path = "{model_file}"
+sha256 = "{model_sha}"
+"""
+
+
+def add_mace(model_path: Path, name: str, elements: list[str] | None, out_dir: Path, force: bool = False) -> Path:
+    """Convert ``model_path`` for ML-IAP and write ``out_dir/NAME.toml`` + ``out_dir/NAME.mliap.pkl``."""
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise HarnessError(f"potential name {name!r}: use letters, digits, '-', '_' or '.'")
+    model = load_mace_model(model_path)
+    available = model_elements(model)
+    chosen = list(elements) if elements else available
+    missing = [e for e in chosen if e not in available]
+    if missing:
+        raise HarnessError(f"MACE model {model_path} has no element(s) {missing} (it has {available}); choose "
+                           f"--elements among those")
+    toml_path = out_dir / f"{name}.toml"
+    pkl_path = out_dir / f"{name}.mliap.pkl"
+    if toml_path.exists() and not force:
+        raise HarnessError(f"{toml_path} exists; choose another --name or pass --force")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from harness.mace_shim import MliapMace
+    wrapped = MliapMace(model)
+    with open(pkl_path, "wb") as handle:
+        pickle.dump(wrapped, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    toml_path.write_text(potential_toml(name, chosen, pkl_path.name, _sha256(pkl_path), str(model_path),
+                                        float(model.r_max)))
+    stale = out_dir / f"{name}.check.json"
+    if stale.exists():
+        stale.unlink()
+    return toml_path
+
+
+# ------------------------------------------------------------------------------------------ parity check
+
+def is_mliap_unified(potential: Any) -> bool:
+    return potential.pair_style.split()[:2] == ["mliap", "unified"]
+
+
+def check_record_path(potential: Any) -> Path:
+    return Path(potential.source).with_name(f"{Path(potential.source).stem}.check.json")
+
+
+def _fingerprint(potential: Any) -> dict[str, str]:
+    prints = {"toml": _sha256(Path(potential.source))}
+    for key, item in potential.files.items():
+        prints[f"files.{key}"] = _sha256(item.path) if item.path.is_file() else "missing"
+    return prints
+
+
+def check_status(potential: Any) -> tuple[bool, str]:
+    """(passed, why) from the recorded check of ``potential``; stale records count as never run."""
+    path = check_record_path(potential)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False, f"its parity check never ran (run `harness potentials check {potential.source}`)"
+    if record.get("fingerprint") != _fingerprint(potential):
+        return False, (f"its files changed since the check recorded in {path} (run `harness potentials check "
+                       f"{potential.source}` again)")
+    if not record.get("passed"):
+        return False, f"its parity check failed: {record.get('reason', 'see ' + str(path))}"
+    return True, "parity check passed"
+
+
+@dataclass
+class CellResult:
+    name: str
+    natoms: int
+    de_ev_per_atom: float
+    df_ev_per_a: float
+    dstress_relative: float
+    pressure_bar: float
+    pressure_fd_bar: float
+
+    def failures(self) -> list[str]:
+        out = []
+        if not self.de_ev_per_atom <= TOLERANCES["energy_eV_per_atom"]:
+            out.append(f"{self.name}: energy differs by {self.de_ev_per_atom:.3g} eV/atom")
+        if not self.df_ev_per_a <= TOLERANCES["force_eV_per_A"]:
+            out.append(f"{self.name}: forces differ by {self.df_ev_per_a:.3g} eV/A")
+        if not self.dstress_relative <= TOLERANCES["stress_relative"]:
+            out.append(f"{self.name}: stress differs by {self.dstress_relative:.3g} (relative)")
+        noise = 1e-3 * abs(self.pressure_fd_bar) + 1.0
+        if abs(self.pressure_bar - self.pressure_fd_bar) > noise or (
+                abs(self.pressure_fd_bar) > 10.0 and math.copysign(1, self.pressure_bar) != math.copysign(
+                    1, self.pressure_fd_bar)):
+            out.append(f"{self.name}: LAMMPS pressure {self.pressure_bar:.6g} bar vs -dE/dV {self.pressure_fd_bar:.6g} "
+                       "bar (wrong sign or virial)")
+        return out
+
+
+def parity_cells(elements: list[str], seed: int = 7) -> list[Any]:
+    """Crystal, rattled + sheared crystal, dense random cell (all triclinic-capable), as Structures."""
+    from harness.render import find_structure
+    from harness.structures import Structure, random_hard_sphere, read_cif
+    rng = np.random.default_rng(seed)
+    if {"Li", "P", "S"} <= set(elements):
+        crystal = read_cif(find_structure("Li7P3S11", Path.cwd()), name="Li7P3S11")
+        random_formula, random_atoms = "Li7P3S11", 42
+    else:
+        random_formula, random_atoms = "".join(elements), 8 * len(elements)
+        crystal = random_hard_sphere(random_formula, random_atoms, 2.0, {}, seed=seed)
+        crystal.name = "random-" + random_formula
+    strain = np.eye(3) + np.array([[0.01, 0.02, 0.0], [0.0, -0.01, 0.015], [0.01, 0.0, 0.005]])
+    rattled = Structure(symbols=list(crystal.symbols), cell=crystal.cell @ strain,
+                        positions=crystal.positions @ strain + rng.normal(0.0, 0.08, crystal.positions.shape),
+                        name=f"{crystal.name}-rattled-sheared")
+    pairs = {}
+    for a in elements:
+        for b in elements:
+            pairs[f"{min(a, b)}-{max(a, b)}"] = 1.6
+    dense = random_hard_sphere(random_formula, random_atoms, 2.6, pairs, seed=seed)
+    dense.name = f"dense-random-{random_formula}"
+    return [crystal, rattled, dense]
+
+
+_PARITY_INPUT = """units metal
+atom_style atomic
+boundary p p p
+read_data data.lmp
+{pair_lines}
+thermo_style custom step pe press pxx pyy pzz pxy pxz pyz vol
+thermo_modify format float %20.15g
+dump forces all custom 1 forces.dump id type fx fy fz
+dump_modify forces format float %22.16g sort id
+run 0
+print "PARITY base $(pe:%.16g) $(pxx:%.16g) $(pyy:%.16g) $(pzz:%.16g) $(pyz:%.16g) $(pxz:%.16g) $(pxy:%.16g) $(vol:%.16g)"
+undump forces
+{scale_plus}
+run 0
+print "PARITY plus $(pe:%.16g) $(vol:%.16g)"
+{scale_minus}
+run 0
+print "PARITY minus $(pe:%.16g) $(vol:%.16g)"
+"""
+
+
+def _change_box(box: np.ndarray, factor: float) -> str:
+    lx, ly, lz = box[0, 0] * factor, box[1, 1] * factor, box[2, 2] * factor
+    xy, xz, yz = box[1, 0] * factor, box[2, 0] * factor, box[2, 1] * factor
+    tilt = f" xy final {xy:.14f} xz final {xz:.14f} yz final {yz:.14f}" if box[1, 0] or box[2, 0] or box[2, 1] else ""
+    return (f"change_box all x final 0 {lx:.14f} y final 0 {ly:.14f} z final 0 {lz:.14f}{tilt} remap units box")
+
+
+def _run_lammps_cell(structure: Any, potential: Any, build: Any, folder: Path, h: float) -> tuple[dict, np.ndarray,
+                                                                                                  np.ndarray, Any]:
+    from harness.lammps_env import child_environment
+    from harness.structures import lammps_box, to_lammps_positions, write_lammps_data
+    box, xy, xz, yz = lammps_box(structure.cell)
+    positions = to_lammps_positions(structure, box)
+    write_lammps_data(structure, folder / "data.lmp", potential.elements, potential.masses, force_triclinic=True)
+    lines = potential.pair_lines({k: str(f.path) for k, f in potential.files.items()})
+    (folder / "in.lammps").write_text(_PARITY_INPUT.format(
+        pair_lines="\n".join(lines), scale_plus=_change_box(box, 1.0 + h), scale_minus=_change_box(box, 1.0 - h)))
+    proc = subprocess.run([build.executable, "-in", "in.lammps", "-log", "log.lammps", "-nocite"], cwd=folder,
+                          capture_output=True, text=True, timeout=900, env=child_environment(build.library_dirs))
+    if proc.returncode != 0:
+        text = proc.stdout + proc.stderr
+        error = next((l for l in text.splitlines() if "ERROR" in l or "Error" in l), f"exit status {proc.returncode}")
+        if "python support" in error.lower() or "Unrecognized pair style 'mliap'" in error:
+            raise HarnessError(f"LAMMPS {build.executable} has no ML-IAP Python support ({error.strip()}); build "
+                               "one with `harness build-lammps` and use HARNESS_LMP=.lammps-mliap/bin/lmp")
+        raise HarnessError(f"potential {potential.name}: LAMMPS run on {structure.name} failed: {error.strip()[:300]}")
+    values: dict[str, list[float]] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("PARITY "):
+            parts = line.split()
+            values[parts[1]] = [float(v) for v in parts[2:]]
+    dump = (folder / "forces.dump").read_text().splitlines()
+    start = next(i for i, l in enumerate(dump) if l.startswith("ITEM: ATOMS")) + 1
+    forces = np.array([[float(v) for v in l.split()[2:5]] for l in dump[start:start + structure.natoms]])
+    return values, forces, positions, box
+
+
+def _ase_reference(structure: Any, positions: np.ndarray, box: np.ndarray, calculator: Any) -> tuple[float,
+                                                                                                      np.ndarray,
+                                                                                                      np.ndarray]:
+    from ase import Atoms
+    atoms = Atoms(symbols=structure.symbols, positions=positions, cell=box, pbc=True)
+    atoms.calc = calculator
+    return float(atoms.get_potential_energy()), atoms.get_forces(), atoms.get_stress(voigt=True)
+
+
+def mace_calculator_for(potential: Any) -> Any:
+    """ASE's MACECalculator on the model inside the potential's ML-IAP pickle."""
+    from mace.calculators import MACECalculator
+    with open(potential.files["model"].path, "rb") as handle:
+        wrapped = pickle.load(handle)
+    model = wrapped.model.model
+    dtype = "float64" if model.r_max.dtype == _torch().float64 else "float32"
+    return MACECalculator(models=model, device="cpu", default_dtype=dtype)
+
+
+def parity_check(potential: Any, build: Any, h: float = 1e-4) -> tuple[bool, list[CellResult], list[str]]:
+    calculator = mace_calculator_for(potential)
+    results: list[CellResult] = []
+    for cell in parity_cells(potential.elements):
+        with tempfile.TemporaryDirectory(prefix="harness-parity-") as tmp:
+            values, forces, positions, box = _run_lammps_cell(cell, potential, build, Path(tmp), h)
+        energy, ase_forces, ase_stress = _ase_reference(cell, positions, box, calculator)
+        pe, pxx, pyy, pzz, pyz, pxz, pxy, vol = values["base"]
+        lmp_stress = -np.array([pxx, pyy, pzz, pyz, pxz, pxy]) / EV_PER_A3_IN_BAR
+        scale = max(float(np.abs(ase_stress).max()), 1e-12)
+        (e_plus, v_plus), (e_minus, v_minus) = values["plus"], values["minus"]
+        results.append(CellResult(
+            name=cell.name, natoms=cell.natoms, de_ev_per_atom=abs(pe - energy) / cell.natoms,
+            df_ev_per_a=float(np.abs(forces - ase_forces).max()),
+            dstress_relative=float(np.abs(lmp_stress - ase_stress).max()) / scale,
+            pressure_bar=(pxx + pyy + pzz) / 3.0,
+            pressure_fd_bar=-(e_plus - e_minus) / (v_plus - v_minus) * EV_PER_A3_IN_BAR))
+    failures = [f for r in results for f in r.failures()]
+    return not failures, results, failures
+
+
+def mace_parity_check(potential: Any, build: Any) -> list[str]:
+    """The parity part of ``harness potentials check``: records ``NAME.check.json``; raises on failure."""
+    started = time.time()
+    record: dict[str, Any] = {"potential": potential.name, "fingerprint": _fingerprint(potential),
+                              "lmp": build.executable, "lammps_version": build.version,
+                              "tolerances": TOLERANCES, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    try:
+        passed, results, failures = parity_check(potential, build)
+    except HarnessError as exc:
+        record.update(passed=False, reason=str(exc))
+        check_record_path(potential).write_text(json.dumps(record, indent=1) + "\n")
+        raise
+    record.update(passed=passed, reason="; ".join(failures), cells=[r.__dict__ for r in results],
+                  wall_s=round(time.time() - started, 2))
+    check_record_path(potential).write_text(json.dumps(record, indent=1) + "\n")
+    if not passed:
+        raise HarnessError(f"potential {potential.name}: parity check against ASE MACECalculator failed: {failures[0]}"
+                           f" (all results in {check_record_path(potential)})")
+    lines = []
+    for r in results:
+        lines.append(f"parity vs ASE on {r.name} ({r.natoms} atoms): dE {r.de_ev_per_atom:.1e} eV/atom, "
+                     f"dF {r.df_ev_per_a:.1e} eV/A, dstress {r.dstress_relative:.1e} rel., "
+                     f"P {r.pressure_bar:.6g} bar vs -dE/dV {r.pressure_fd_bar:.6g} bar")
+    lines.append(f"parity check recorded in {check_record_path(potential)}")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------ launch gate
+
+def launch_gate(manifest: dict[str, Any], ranks_per_run: int, force_unchecked: bool) -> list[str]:
+    """Before launching: refuse more ranks per run than a potential allows, and ML-IAP "unified" (MACE)
+    potentials whose parity check failed, never ran or is stale, unless ``force_unchecked``. Returns warnings."""
+    from harness.potentials import load_potential
+    warnings = []
+    for name, entry in manifest.get("potentials", {}).items():
+        limit = entry.get("max_ranks_per_run")
+        if limit and ranks_per_run > int(limit):
+            raise HarnessError(f"potential {name} runs on at most {limit} MPI rank(s) per run (max_ranks_per_run in "
+                               f"{entry.get('source')}); use --ranks-per-run {limit} and more launcher ranks instead")
+        if not {"ML-IAP", "PYTHON"} <= set(entry.get("packages", [])) or not entry.get("source"):
+            continue
+        try:
+            potential = load_potential(str(entry["source"]))
+        except HarnessError as exc:
+            why = f"its potential file cannot be read for the check record ({exc})"
+        else:
+            if not is_mliap_unified(potential):
+                continue
+            passed, why = check_status(potential)
+            if passed:
+                continue
+        if not force_unchecked:
+            raise HarnessError(f"refusing potential {name}: {why}; or launch with --force-unchecked")
+        warnings.append(f"potential {name}: {why}; launching anyway (--force-unchecked)")
+    return warnings

@@ -1,0 +1,88 @@
+"""add-mace: conversion of a MACE model to an ML-IAP potential file, and one-line errors for bad input."""
+
+import pickle
+import tomllib
+
+import pytest
+import torch
+
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.mace import CellResult, add_mace, make_tiny_model
+from harness.potentials import load_potential, verify_files
+
+
+def test_add_mace_writes_a_potential_with_hashes_and_one_rank(tiny_model, tmp_path, capsys):
+    code = main(["potentials", "add-mace", str(tiny_model), "--name", "my-mace", "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    data = tomllib.loads((tmp_path / "my-mace.toml").read_text())
+    assert data["pair_style"] == "mliap unified {{ files.model }} 0" and data["max_ranks_per_run"] == 1
+    assert data["packages"] == ["ML-IAP", "PYTHON"] and data["elements"] == ["Li", "P", "S"]
+    pot = load_potential(str(tmp_path / "my-mace.toml"))
+    assert verify_files(pot) == [] and pot.files["model"].sha256
+    lines = pot.pair_lines({"model": "M.pkl"})
+    assert lines[0].split() == ["pair_style", "mliap", "unified", "M.pkl", "0"]
+    assert lines[1].split() == ["pair_coeff", "*", "*", "Li", "P", "S"]
+    with open(pot.files["model"].path, "rb") as handle:
+        wrapped = pickle.load(handle)
+    assert type(wrapped).__name__ == "MliapMace" and wrapped.element_types == ["Li", "P", "S"]
+    assert wrapped.rcutfac == pytest.approx(2.5)
+
+
+def test_element_subset_and_order_follow_elements_option(tiny_model, tmp_path):
+    path = add_mace(tiny_model, "ps-only", ["S", "P"], tmp_path)
+    assert load_potential(str(path)).elements == ["S", "P"]
+
+
+def _one_line_error(argv, capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("harness: error:"), err
+    return err
+
+
+def test_not_a_mace_model_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "junk.model").write_text("not a model\n")
+    err = _one_line_error(["potentials", "add-mace", str(tmp_path / "junk.model"), "--name", "x", "--out",
+                           str(tmp_path)], capsys)
+    assert "is not a MACE model" in err
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "dict.model")
+    err = _one_line_error(["potentials", "add-mace", str(tmp_path / "dict.model"), "--name", "x", "--out",
+                           str(tmp_path)], capsys)
+    assert "is not a MACE model" in err
+
+
+def test_multi_head_model_is_refused_with_what_to_do(tiny_model, tmp_path, capsys):
+    model = torch.load(tiny_model, weights_only=False)
+    model.heads = ["pbe", "r2scan"]
+    torch.save(model, tmp_path / "two-heads.model")
+    err = _one_line_error(["potentials", "add-mace", str(tmp_path / "two-heads.model"), "--name", "x", "--out",
+                           str(tmp_path)], capsys)
+    assert "multi-head" in err and "mace_select_head" in err
+
+
+def test_elements_missing_from_the_model_are_refused(tiny_model, tmp_path, capsys):
+    err = _one_line_error(["potentials", "add-mace", str(tiny_model), "--name", "x", "--elements", "Li", "P", "Se",
+                           "--out", str(tmp_path)], capsys)
+    assert "no element(s) ['Se']" in err
+
+
+def test_existing_potential_needs_force(tiny_model, tmp_path):
+    add_mace(tiny_model, "again", None, tmp_path)
+    with pytest.raises(HarnessError, match="exists"):
+        add_mace(tiny_model, "again", None, tmp_path)
+    add_mace(tiny_model, "again", None, tmp_path, force=True)
+
+
+def test_parity_criteria_catch_a_flipped_virial():
+    good = CellResult("c", 10, 1e-9, 1e-9, 1e-9, pressure_bar=5000.0, pressure_fd_bar=5000.2)
+    assert good.failures() == []
+    flipped = CellResult("c", 10, 1e-9, 1e-9, 1e-9, pressure_bar=-5000.0, pressure_fd_bar=5000.2)
+    assert any("wrong sign" in f for f in flipped.failures())
+    off = CellResult("c", 10, 2e-6, 2e-5, 2e-5, pressure_bar=1.0, pressure_fd_bar=1.0)
+    assert len(off.failures()) == 3
+
+
+def test_tiny_model_is_small(tmp_path):
+    path = make_tiny_model(tmp_path / "t.model", seed=3)
+    assert path.stat().st_size < 1_500_000
