@@ -80,7 +80,8 @@ def _cmd_add_mace(args: argparse.Namespace) -> int:
     from harness.mace import add_mace
     if not args.name or not args.pot_name:
         raise HarnessError("usage: harness potentials add-mace MODEL.model --name NAME [--elements Li P S]")
-    path = add_mace(Path(args.name), args.pot_name, args.elements, Path(args.out), force=args.force)
+    path = add_mace(Path(args.name), args.pot_name, args.elements, Path(args.out), force=args.force,
+                    kokkos=args.kokkos)
     print(f"wrote {path} and {path.with_name(args.pot_name + '.mliap.pkl')}; verify it with "
           f"`harness potentials check {path}` (needs HARNESS_LMP=.lammps-mliap/bin/lmp from `harness build-lammps`)")
     return 0
@@ -166,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--elements", nargs="+", help="add-mace: element order = LAMMPS types (default: the model's)")
     p.add_argument("--out", default="potentials", help="add-mace: folder for NAME.toml (default ./potentials)")
     p.add_argument("--force", action="store_true", help="add-mace: overwrite an existing NAME.toml")
+    p.add_argument("--kokkos", action="store_true", help="add-mace: mace-torch's own wrapper for a KOKKOS (GPU) "
+                   "build instead of the CPU shim")
     p.set_defaults(func=_cmd_potentials)
 
     p = sub.add_parser("build-lammps", help="compile LAMMPS with ML-IAP + Python (MACE) into .lammps-mliap/")

@@ -139,8 +139,37 @@ sha256 = "{model_sha}"
 """
 
 
-def add_mace(model_path: Path, name: str, elements: list[str] | None, out_dir: Path, force: bool = False) -> Path:
-    """Convert ``model_path`` for ML-IAP and write ``out_dir/NAME.toml`` + ``out_dir/NAME.mliap.pkl``."""
+KOKKOS_ARGS = ["-k", "on", "g", "1", "-sf", "kk", "-pk", "kokkos", "newton", "on", "neigh", "half"]
+
+
+def kokkos_potential_toml(name: str, elements: list[str], model_file: str, model_sha: str, source: str,
+                          r_max: float) -> str:
+    return f"""# MACE model {source} through LAMMPS ML-IAP "unified" with KOKKOS (GPU), written by `harness potentials
+# add-mace --kokkos`: mace-torch's own LAMMPS_MLIAP_MACE wrapper, run with the flags of the MACE documentation.
+# Needs a KOKKOS+CUDA LAMMPS (`harness build-lammps --kokkos-cuda ARCH --source <official tarball>`).
+name = "{name}"
+description = "MACE ({os.path.basename(source)}, r_max {r_max:g} A) via ML-IAP unified, KOKKOS"
+elements = {json.dumps(elements)}
+pair_style = "mliap unified {{{{ files.model }}}} 0"
+pair_coeff = ["* * {{{{ elements }}}}"]
+packages = ["ML-IAP", "PYTHON", "KOKKOS"]
+timestep_fs = 1.0
+
+[files.model]
+path = "{model_file}"
+sha256 = "{model_sha}"
+
+[accelerator.kokkos]
+args = {json.dumps(KOKKOS_ARGS)}
+"""
+
+
+def add_mace(model_path: Path, name: str, elements: list[str] | None, out_dir: Path, force: bool = False,
+             kokkos: bool = False) -> Path:
+    """Convert ``model_path`` for ML-IAP and write ``out_dir/NAME.toml`` + ``out_dir/NAME.mliap.pkl``.
+
+    Default: the CPU (non-KOKKOS) shim around the plain e3nn model. ``kokkos``: mace-torch's own wrapper for
+    KOKKOS builds, cuequivariance-converted when cuequivariance is installed (as `mace_create_lammps_model`)."""
     if not name or not all(c.isalnum() or c in "-_." for c in name):
         raise HarnessError(f"potential name {name!r}: use letters, digits, '-', '_' or '.'")
     model = load_mace_model(model_path)
@@ -155,16 +184,34 @@ def add_mace(model_path: Path, name: str, elements: list[str] | None, out_dir: P
     if toml_path.exists() and not force:
         raise HarnessError(f"{toml_path} exists; choose another --name or pass --force")
     out_dir.mkdir(parents=True, exist_ok=True)
-    from harness.mace_shim import MliapMace
-    wrapped = MliapMace(model)
+    if kokkos:
+        wrapped = _official_wrapper(model)
+    else:
+        from harness.mace_shim import MliapMace
+        wrapped = MliapMace(model)
     with open(pkl_path, "wb") as handle:
         pickle.dump(wrapped, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    toml_path.write_text(potential_toml(name, chosen, pkl_path.name, _sha256(pkl_path), str(model_path),
-                                        float(model.r_max)))
+    writer = kokkos_potential_toml if kokkos else potential_toml
+    toml_path.write_text(writer(name, chosen, pkl_path.name, _sha256(pkl_path), str(model_path), float(model.r_max)))
     stale = out_dir / f"{name}.check.json"
     if stale.exists():
         stale.unlink()
     return toml_path
+
+
+def _official_wrapper(model: Any) -> Any:
+    """mace-torch's LAMMPS_MLIAP_MACE, as its `mace_create_lammps_model --format=mliap` builds it."""
+    import copy
+    from mace.calculators.lammps_mliap_mace import LAMMPS_MLIAP_MACE
+    try:
+        from mace.cli.convert_e3nn_cueq import run as e3nn_to_cueq
+        import cuequivariance  # noqa: F401
+        import cuequivariance_torch  # noqa: F401
+        model = e3nn_to_cueq(copy.deepcopy(model))
+    except ImportError:
+        pass  # plain e3nn model: slower on GPU, same results
+    model.lammps_mliap = True
+    return LAMMPS_MLIAP_MACE(model)
 
 
 # ------------------------------------------------------------------------------------------ parity check
@@ -289,7 +336,8 @@ def _run_lammps_cell(structure: Any, potential: Any, build: Any, folder: Path, h
     lines = potential.pair_lines({k: str(f.path) for k, f in potential.files.items()})
     (folder / "in.lammps").write_text(_PARITY_INPUT.format(
         pair_lines="\n".join(lines), scale_plus=_change_box(box, 1.0 + h), scale_minus=_change_box(box, 1.0 - h)))
-    proc = subprocess.run([build.executable, "-in", "in.lammps", "-log", "log.lammps", "-nocite"], cwd=folder,
+    accel = potential.accelerators.get("kokkos", []) if "KOKKOS" in build.packages else []
+    proc = subprocess.run([build.executable, *accel, "-in", "in.lammps", "-log", "log.lammps", "-nocite"], cwd=folder,
                           capture_output=True, text=True, timeout=900, env=child_environment(build.library_dirs))
     if proc.returncode != 0:
         text = proc.stdout + proc.stderr
@@ -324,6 +372,9 @@ def mace_calculator_for(potential: Any) -> Any:
     with open(potential.files["model"].path, "rb") as handle:
         wrapped = pickle.load(handle)
     model = wrapped.model.model
+    if not hasattr(model, "interactions") or any("cuequivariance" in type(m).__module__ for m in model.modules()):
+        raise HarnessError(f"potential {potential.name}: the model inside {potential.files['model'].path} is not a "
+                           "plain e3nn MACE model; check against ASE with the original .model file")
     dtype = "float64" if model.r_max.dtype == _torch().float64 else "float32"
     return MACECalculator(models=model, device="cpu", default_dtype=dtype)
 

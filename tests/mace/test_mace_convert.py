@@ -86,3 +86,12 @@ def test_parity_criteria_catch_a_flipped_virial():
 def test_tiny_model_is_small(tmp_path):
     path = make_tiny_model(tmp_path / "t.model", seed=3)
     assert path.stat().st_size < 1_500_000
+
+
+def test_kokkos_variant_uses_the_official_wrapper_and_accelerator_flags(tiny_model, tmp_path):
+    path = add_mace(tiny_model, "gpu-mace", None, tmp_path, kokkos=True)
+    pot = load_potential(str(path))
+    assert "KOKKOS" in pot.packages and pot.accelerators["kokkos"][:2] == ["-k", "on"]
+    assert pot.max_ranks_per_run is None and not pot.commands
+    with open(pot.files["model"].path, "rb") as handle:
+        assert type(pickle.load(handle)).__name__ == "LAMMPS_MLIAP_MACE"
