@@ -5,7 +5,8 @@
 Cells: Li7P3S11 3x1x1 (126 atoms) and 4x2x2 (672 atoms). Model: the given MACE model, or the tests' tiny random
 one (float64, 2 interactions, 8x0e+8x1o, r_max 5 A). Both run NVE velocity Verlet at 1 fs from 600 K velocities;
 LAMMPS time is its own "Loop time" (no start-up), ASE time is the MD loop after one warm-up step. Both use
---threads torch threads (OMP_NUM_THREADS for LAMMPS). Prints a Markdown table with the ratio LAMMPS/ASE.
+--threads torch threads (OMP_NUM_THREADS for LAMMPS); --repeats alternating measurements, best of each shown.
+Prints a Markdown table with the ratio LAMMPS/ASE.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def main() -> int:
     parser.add_argument("--model", help="MACE .model file (default: the tests' tiny random model)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating repeats; the best of each is shown")
     parser.add_argument("--lmp", default=str(REPO / ".lammps-mliap" / "bin" / "lmp"))
     parser.add_argument("--sizes", default="3x1x1,4x2x2", help="Li7P3S11 supercells, comma separated")
     args = parser.parse_args()
@@ -81,7 +83,7 @@ def main() -> int:
         calculator = mace_calculator_for(potential)
         crystal = read_cif(find_structure("Li7P3S11", REPO), name="Li7P3S11")
         print(f"# MACE MD throughput, {platform.node()}, {os.cpu_count()} cores, {args.threads} threads, "
-              f"{args.steps} steps, model {model.name}\n")
+              f"{args.steps} steps, best of {args.repeats}, model {model.name}\n")
         print("| atoms | LAMMPS ML-IAP (atom-steps/s) | ASE MACECalculator (atom-steps/s) | LAMMPS / ASE |")
         print("|---|---|---|---|")
         for size in args.sizes.split(","):
@@ -89,8 +91,11 @@ def main() -> int:
             cell = supercell(crystal, repeats)
             run_dir = folder / f"lmp-{size}"
             run_dir.mkdir()
-            lmp_rate = lammps_md(potential, cell, args.lmp, args.steps, args.threads, run_dir)
-            ase_rate = ase_md(calculator, cell, args.steps)
+            lmp_rates, ase_rates = [], []
+            for _ in range(args.repeats):  # alternate, keep the best of each: the machine may be shared
+                lmp_rates.append(lammps_md(potential, cell, args.lmp, args.steps, args.threads, run_dir))
+                ase_rates.append(ase_md(calculator, cell, args.steps))
+            lmp_rate, ase_rate = max(lmp_rates), max(ase_rates)
             print(f"| {cell.natoms} | {lmp_rate:.0f} | {ase_rate:.0f} | {lmp_rate / ase_rate:.2f} |", flush=True)
     return 0
 
