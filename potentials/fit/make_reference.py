@@ -1,8 +1,8 @@
 """Demo reference data labelled with CHGNet 0.3.0 (NOT DFT): a melt-quench trajectory of Li7P3S11.
 
 Writes inputs/reference/li7p3s11_meltquench_chgnet.extxyz: 20 frames of a CHGNet Langevin melt-quench of the
-84-atom (2x1x1) Li7P3S11 cell: heat 300 -> 1500 K in 1.2 ps, hold 0.6 ps, quench 1500 -> 300 K in 1.2 ps
-(timestep 1.5 fs, friction 0.02/fs, seeded), one frame every 100 steps, with CHGNet energies and forces.
+84-atom (2x1x1) Li7P3S11 cell: heat 300 -> 1500 K in 0.6 ps, hold 0.3 ps, quench 1500 -> 300 K in 0.6 ps
+(timestep 1.5 fs, friction 0.02/fs, seeded), one frame every 50 steps, with CHGNet energies and forces.
 (formation_chgnet.csv is written by relax_structures.py.)
 
 Run: .venv-fit/bin/python potentials/fit/make_reference.py
@@ -21,10 +21,10 @@ import common  # noqa: E402
 
 SEED = 20250724
 TIMESTEP_FS = 1.5
-HEAT_STEPS = 800
-HOLD_STEPS = 400
-QUENCH_STEPS = 800
-FRAME_EVERY = 100
+HEAT_STEPS = 400
+HOLD_STEPS = 200
+QUENCH_STEPS = 400
+FRAME_EVERY = 50
 T_LOW_K = 300.0
 T_HIGH_K = 1500.0
 
