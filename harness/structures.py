@@ -322,54 +322,30 @@ def write_lammps_data(structure: Structure, path: Path, elements: list[str], mas
 # ----------------------------------------------------------------------------------- extended XYZ
 
 def read_extxyz(path: Path) -> list[Structure]:
-    """Frames of an extended XYZ file with Lattice and Properties (species, pos; other columns kept in info)."""
+    """Frames of an extended XYZ file (Lattice, Properties with species and pos). The parsing is the analysis
+    package's reader; per-atom arrays such as ``forces`` and the comment's key=value pairs land in ``info``."""
+    from analysis.errors import AnalysisError
+    from analysis.forces import read_extxyz as read_frames
+    if not path.is_file():
+        raise HarnessError(f"cannot read reference file {path}: No such file or directory")
     try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise HarnessError(f"cannot read reference file {path}: {exc.strerror}") from None
-    frames: list[Structure] = []
-    i = 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        try:
-            n = int(lines[i])
-        except ValueError:
-            raise HarnessError(f"{path}:{i + 1}: expected an atom count, got {lines[i][:40]!r}") from None
-        header = lines[i + 1] if i + 1 < len(lines) else ""
-        lattice = re.search(r'Lattice="([^"]+)"', header)
-        props = re.search(r"Properties=(\S+)", header)
-        if not lattice or not props:
-            raise HarnessError(f"{path}: frame {len(frames)} lacks Lattice=\"...\" or Properties=")
-        cell = np.array([float(v) for v in lattice.group(1).split()]).reshape(3, 3)
-        fields = props.group(1).split(":")
-        columns: list[tuple[str, str, int]] = [(fields[k], fields[k + 1], int(fields[k + 2])) for k in range(0, len(fields), 3)]
-        body = lines[i + 2:i + 2 + n]
-        if len(body) < n:
-            raise HarnessError(f"{path}: frame {len(frames)} is truncated ({len(body)} of {n} atom lines)")
-        table = [row.split() for row in body]
-        symbols: list[str] = []
-        arrays: dict[str, np.ndarray] = {}
-        col = 0
-        for name, kind, width in columns:
-            if kind == "S":
-                values = [r[col] for r in table]
-                if name == "species":
-                    symbols = values
-            else:
-                arrays[name] = np.array([[float(v) for v in r[col:col + width]] for r in table])
-            col += width
-        if not symbols or "pos" not in arrays:
-            raise HarnessError(f"{path}: frame {len(frames)} needs species and pos columns")
-        info = {k: v for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', header) if k not in ("Lattice", "Properties")}
-        frame = Structure(symbols=symbols, cell=cell, positions=arrays["pos"], name=f"{path.stem}#{len(frames)}",
-                          info={**info, **{k: v for k, v in arrays.items() if k != "pos"}})
-        frames.append(frame)
-        i += 2 + n
+        frames = read_frames(path)
+    except AnalysisError as exc:
+        raise HarnessError(f"reference file {path}: {exc}") from None
     if not frames:
         raise HarnessError(f"reference file {path} has no frames")
-    return frames
+    structures = []
+    for index, frame in enumerate(frames):
+        lattice = frame.info.get("Lattice")
+        if lattice is None:
+            raise HarnessError(f"reference file {path}: frame {index} lacks Lattice=\"...\"")
+        cell = np.array([float(v) for v in lattice.split()]).reshape(3, 3)
+        info: dict[str, object] = {k: v for k, v in frame.info.items() if k not in ("Lattice", "Properties")}
+        if frame.forces_eV_per_A is not None:
+            info["forces"] = frame.forces_eV_per_A
+        structures.append(Structure(symbols=list(frame.species), cell=cell, positions=frame.positions_A,
+                                    name=f"{path.stem}#{index}", info=info))
+    return structures
 
 
 def write_rerun_dump(frames: list[Structure], path: Path, elements: list[str]) -> None:
