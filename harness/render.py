@@ -85,6 +85,11 @@ def find_structure(name: str, campaign_dir: Path) -> Path:
     raise HarnessError(f"unknown structure {name!r} (known: {', '.join(known)}; or give a path to a .cif file)")
 
 
+def structure_label(name: str) -> str:
+    """The name a structure goes by in run ids and results: the file stem when it was given as a path."""
+    return Path(name).stem if name.lower().endswith(".cif") else name
+
+
 def _formula(structure: Structure) -> str:
     counts = structure.counts()
     divisor = math.gcd(*counts.values())
@@ -118,7 +123,7 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
     def structure(name: str) -> Structure:
         if name not in structure_cache:
             path = find_structure(name, campaign_dir)
-            structure_cache[name] = read_cif(path, name=name)
+            structure_cache[name] = read_cif(path, name=structure_label(name))
         return structure_cache[name]
 
     for pot in potentials:
@@ -210,12 +215,12 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
             for kind, names in (("relax", task.structures), ("single_point", task.single_point)):
                 for name in names:
                     crystal = structure(name)
-                    params = {"structure": name, "formula": _formula(crystal)}
+                    params = {"structure": crystal.name, "formula": _formula(crystal)}
                     if kind == "relax":
                         params["relax_box"] = bool(task.relax_box)
                     short = "relax" if kind == "relax" else "single"
                     runs.append(PlannedRun(
-                        run_id=f"t1-{short}-{pot.name}-{name}", task=kind, potential=pot,
+                        run_id=f"t1-{short}-{pot.name}-{crystal.name}", task=kind, potential=pot,
                         template=f"{kind}.lammps.j2", structure=crystal, params=params, nsteps=1,
                         cost=float(crystal.natoms * (2000 if kind == "relax" else 1)), triclinic_data=True))
     ids = [r.run_id for r in runs]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.lammps_env import child_environment, find_lammps
 from harness.render import render_campaign
-from harness_testlib import TINY, harness, statuses, write_campaign
+from harness_testlib import REPO, TINY, harness, statuses, write_campaign
 
 TASK_TEMPLATES = {"conductivity", "robustness", "melt_quench", "relax", "single_point"}
 
@@ -49,6 +49,19 @@ def test_paper_defaults_render_the_paper_protocols(tmp_path):
     assert record["params"]["pressure_bar"] == 1e7 and record["params"]["duration_ps"] == 100.0
     # the longest runs come first in the launcher's order: costs are atom-steps
     assert conductivity[0]["cost"] == 672 * conductivity[0]["nsteps"]
+
+
+def test_structures_given_as_paths(tmp_path):
+    cif = REPO / "inputs" / "structures" / "Li2S_Fm-3m_12at_constructed.cif"
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "my-Li2S.cif").write_text(cif.read_text())
+    text = (f'[campaign]\npotentials = ["toy-morse"]\n[formation]\nstructures = ["{cif}"]\n'
+            'single_point = ["mine/my-Li2S.cif"]\n')
+    manifest = render_campaign(write_campaign(tmp_path, text), tmp_path / "out")
+    assert [r["run_id"] for r in manifest["runs"]] == ["t1-relax-toy-morse-Li2S_Fm-3m_12at_constructed",
+                                                       "t1-single-toy-morse-my-Li2S"]
+    record = json.loads((tmp_path / "out" / manifest["runs"][1]["dir"] / "run.json").read_text())
+    assert record["params"]["structure"] == "my-Li2S" and record["counts"] == {"Li": 8, "P": 0, "S": 4}
 
 
 def test_rendering_is_deterministic(tmp_path):
