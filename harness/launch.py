@@ -64,6 +64,12 @@ def _world() -> Any:
     return MPI.COMM_WORLD
 
 
+def _say(log: Any, line: str) -> None:
+    """One progress line in a single write, so lines of several ranks sharing mpirun's stdout never interleave."""
+    log.write(line + "\n")
+    log.flush()
+
+
 def _wait_without_spinning(request: Any) -> None:
     """Complete a non-blocking MPI request while sleeping: a blocking barrier would busy-wait and steal the CPU
     from the LAMMPS processes of the other ranks."""
@@ -243,11 +249,16 @@ def classify(run_dir: Path, run: dict[str, Any], returncode: int, killed_for_tim
         return Outcome("failed", "lammps_error", "LAMMPS ended without writing its results", step, time_ps)
     if error is None:
         return Outcome("failed", "crashed", f"LAMMPS exited with status {returncode} and no error message", step, time_ps)
+    return Outcome("failed", reason_for_error(error), error, step, time_ps)
+
+
+def reason_for_error(error: str) -> str:
+    """The failure reason of a LAMMPS error message."""
     if "Lost atoms" in error:
-        return Outcome("failed", "lost_atoms", error, step, time_ps)
+        return "lost_atoms"
     if "Fix halt condition" in error or "Non-numeric" in error or "nan" in error.lower().split():
-        return Outcome("failed", "non_finite", error, step, time_ps)
-    return Outcome("failed", "lammps_error", error, step, time_ps)
+        return "non_finite"
+    return "lammps_error"
 
 
 # ------------------------------------------------------------------------------------------ provenance
@@ -348,8 +359,8 @@ def run_in_process(run_dir: Path, run: dict[str, Any], comm: Any, accel_args: li
     if error is None:
         return classify(run_dir, run, 0, False, float(run.get("wall_time_s", 0)))
     step, time_ps = last_progress(run_dir)
-    reason = "lost_atoms" if "Lost atoms" in error else "non_finite" if ("Fix halt" in error or "Non-numeric" in error) else "lammps_error"
-    return Outcome("failed", reason, f"ERROR: {error}" if not error.startswith("ERROR") else error, step, time_ps)
+    message = error if error.startswith("ERROR") else f"ERROR: {error}"
+    return Outcome("failed", reason_for_error(error), message, step, time_ps)
 
 
 # ------------------------------------------------------------------------------------------ GPUs
@@ -466,8 +477,8 @@ def _progress_printer(campaign_dir: Path, manifest: dict[str, Any], every_s: flo
             if status.get("state") == "running" and lock_holder(campaign_dir / run["dir"]):
                 step, _ = last_progress(campaign_dir / run["dir"])
                 running.append(f"{run['run_id']} {100.0 * step / max(run['nsteps'], 1):.0f}%")
-        print(f"[harness] {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending"
-              + (f"; running: {', '.join(running)}" if running else ""), file=log, flush=True)
+        _say(log, f"[harness] {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending"
+             + (f"; running: {', '.join(running)}" if running else ""))
 
 
 def launch(campaign_dir: Path, options: LaunchOptions | None = None, log: Any = None) -> int:
@@ -485,7 +496,7 @@ def launch(campaign_dir: Path, options: LaunchOptions | None = None, log: Any = 
     from harness.mace import launch_gate  # max_ranks_per_run, and the recorded MACE parity check
     for warning in launch_gate(manifest, k, options.force_unchecked):
         if rank == 0:
-            print(f"[harness] warning: {warning}", file=log, flush=True)
+            _say(log, f"[harness] warning: {warning}")
     gpus = visible_gpus()
     ngroups = size // k
     group = rank // k
@@ -494,9 +505,9 @@ def launch(campaign_dir: Path, options: LaunchOptions | None = None, log: Any = 
     runs = _ordered_runs(manifest, options.only)
     if rank == 0:
         counts = summarize(campaign_dir, manifest)
-        print(f"[harness] campaign {manifest['campaign']}: {len(runs)} runs, {counts['done']} done already; "
-              f"{size} rank(s), {ngroups} group(s) of {k}; LAMMPS {build.version} ({build.origin}); "
-              f"GPUs visible: {len(gpus)}", file=log, flush=True)
+        _say(log, f"[harness] campaign {manifest['campaign']}: {len(runs)} runs, {counts['done']} done already; "
+             f"{size} rank(s), {ngroups} group(s) of {k}; LAMMPS {build.version} ({build.origin}); "
+             f"GPUs visible: {len(gpus)}")
     stop = threading.Event()
     printer = None
     if rank == 0 and options.progress_every_s > 0:
@@ -507,7 +518,7 @@ def launch(campaign_dir: Path, options: LaunchOptions | None = None, log: Any = 
         _group_loop(campaign_dir, manifest, runs, build, options, gpus, group, comm if k > 1 else None,
                     in_group_rank, log)
     elif in_group_rank == 0:
-        print(f"[harness] rank {rank}: idle ({size} ranks do not divide into groups of {k})", file=log, flush=True)
+        _say(log, f"[harness] rank {rank}: idle ({size} ranks do not divide into groups of {k})")
     _wait_without_spinning(world.Ibarrier())
     stop.set()
     if rank != 0:
@@ -516,8 +527,8 @@ def launch(campaign_dir: Path, options: LaunchOptions | None = None, log: Any = 
     selected = {r["run_id"] for r in runs}
     unfinished = [r["run_id"] for r in runs if read_status(campaign_dir / r["dir"]).get("state") not in ("done", "failed")
                   and r["run_id"] in selected]
-    print(f"[harness] finished: {counts['done']} done, {counts['failed']} failed, {len(unfinished)} not finished "
-          f"(see `harness status {campaign_dir}`)", file=log, flush=True)
+    _say(log, f"[harness] finished: {counts['done']} done, {counts['failed']} failed, {len(unfinished)} not finished "
+         f"(see `harness status {campaign_dir}`)")
     return 0 if not unfinished else 3
 
 
@@ -539,8 +550,7 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
                 try:
                     acquired = candidate.acquire()
                 except OSError as exc:
-                    print(f"[harness] {run['run_id']}: cannot lock its folder ({exc.strerror}); skipped",
-                          file=log, flush=True)
+                    _say(log, f"[harness] {run['run_id']}: cannot lock its folder ({exc.strerror}); skipped")
                     unwritable.add(run["run_id"])
                     continue
                 if not acquired:
@@ -559,7 +569,7 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
             outcome: Outcome | None = None
             io_error: OSError | None = None
             if in_group_rank == 0:
-                print(f"{label} started", file=log, flush=True)
+                _say(log, f"{label} started")
                 try:
                     attempt = begin_attempt(campaign_dir, claimed, manifest, build, options, gpus, group, ranks)
                 except OSError as exc:
@@ -594,10 +604,10 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
                     update_status(campaign_dir / claimed["dir"], state="failed", reason="io_error", message=message)
                 except OSError:
                     message += "; status.json could not be updated either"
-                print(f"{label} failed (io_error: {message})", file=log, flush=True)
+                _say(log, f"{label} failed (io_error: {message})")
             elif in_group_rank == 0 and outcome is not None:
                 detail = f" ({outcome.reason}: {outcome.message})" if outcome.state == "failed" else ""
-                print(f"{label} {outcome.state} at {outcome.time_ps:g} ps{detail}", file=log, flush=True)
+                _say(log, f"{label} {outcome.state} at {outcome.time_ps:g} ps{detail}")
         finally:
             if lock is not None:
                 try:
