@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -431,5 +431,3 @@ def describe(manifest: dict[str, Any]) -> str:
     parts = ", ".join(f"{n} {task}" for task, n in by_task.items())
     return f"{len(manifest['runs'])} runs ({parts}) for potentials {', '.join(manifest['potentials'])}"
 
-
-__all__ = ["render_campaign", "plan_runs", "PlannedRun", "run_seed", "describe", "asdict"]
