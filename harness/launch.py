@@ -145,18 +145,24 @@ def truncate_dump(path: Path, first_bad_step: int) -> None:
             handle.truncate(offset)
 
 
-def _truncate_progress(path: Path, last_good_step: int) -> None:
+def truncate_progress(path: Path, restart_step: int) -> None:
+    """Cut progress.dat back to what it held when the segment ending at ``restart_step`` finished: the resumed
+    segment writes its header line and the line of ``restart_step`` again, as an uninterrupted run does."""
     if not path.is_file():
         return
-    kept = []
+    kept: list[str] = []
     for line in path.read_text(errors="replace").splitlines():
-        parts = line.split()
-        try:
-            if int(parts[0]) > last_good_step:
+        if not line.startswith("#"):
+            try:
+                if int(line.split()[0]) > restart_step:
+                    break
+            except (ValueError, IndexError):
                 break
-        except (ValueError, IndexError):
-            break
         kept.append(line)
+    while kept and kept[-1].startswith("#"):
+        kept.pop()
+    if len(kept) >= 2 and kept[-2].startswith("#") and kept[-1].split()[0] == str(restart_step):
+        del kept[-2:]   # the start of the segment that was interrupted
     path.write_text("".join(f"{line}\n" for line in kept))
 
 
@@ -171,8 +177,10 @@ def prepare_attempt(run_dir: Path) -> int | None:
     if complete:
         step, path = complete[-1]
         latest.symlink_to(path.name)
-        truncate_dump(run_dir / "traj.lammpstrj", step)
-        _truncate_progress(run_dir / "progress.dat", step)
+        # the frame at the restart step was written by the segment that ended there; the resumed segment
+        # starts after it (templates/_segment_begin.j2)
+        truncate_dump(run_dir / "traj.lammpstrj", step + 1)
+        truncate_progress(run_dir / "progress.dat", step)
         (run_dir / "finished.json").unlink(missing_ok=True)
         return step
     for name in ATTEMPT_OUTPUTS:

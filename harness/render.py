@@ -237,11 +237,6 @@ def _rerun_dump_text(frames: list[Structure], elements: list[str]) -> str:
         return path.read_text()
 
 
-def _hms(seconds: float) -> str:
-    seconds = int(math.ceil(seconds))
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
 def render_run(run: PlannedRun, campaign: Campaign, environment: jinja2.Environment) -> None:
     """Fill ``run.files`` with the text of every rendered file (nothing is written here)."""
     pot = run.potential
@@ -257,7 +252,7 @@ def render_run(run: PlannedRun, campaign: Campaign, environment: jinja2.Environm
     context = {
         "run": run_record, "params": run.params, "potential": pot, "potential_lines": pot.pair_lines(file_paths),
         "timestep_ps": fs_to_ps(run.params.get("timestep_fs", pot.timestep_fs)), "nsteps": run.nsteps,
-        "wall_time_hms": _hms(campaign.settings.wall_time_s), **run.context,
+        "wall_time_s": float(campaign.settings.wall_time_s), **run.context,
     }
     try:
         text = environment.get_template(run.template).render(**context)

@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.launch import truncate_dump
+from harness.lammps_env import find_lammps
+from harness.launch import truncate_dump, truncate_progress
 from harness.render import render_campaign
 from harness_testlib import REPO, TINY, harness, statuses, write_campaign
 
@@ -195,6 +196,28 @@ def test_kill_9_of_the_launcher_loses_nothing_and_relaunch_resumes(tmp_path):
     assert steps == sorted(set(steps))
     assert steps[-1] == json.loads((out / "runs" / interrupted[0] / "run.json").read_text())["nsteps"]
     assert len(steps) == len(range(steps[0], steps[-1] + 1, 50))
+    # and it is bit for bit the trajectory of the same input run by plain LAMMPS without interruption
+    run_dir = out / "runs" / interrupted[0]
+    reference = tmp_path / "uninterrupted"
+    reference.mkdir()
+    for name in ("in.lammps", "data.lmp"):
+        (reference / name).write_bytes((run_dir / name).read_bytes())
+    build = find_lammps()
+    subprocess.run([build.executable, "-in", "in.lammps", "-log", "none", "-screen", "none"], cwd=reference,
+                   env={**os.environ, "LD_LIBRARY_PATH": ":".join(build.library_dirs)}, check=True, timeout=240)
+    for name in ("traj.lammpstrj", "progress.dat"):
+        assert (run_dir / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+def test_truncate_progress_drops_the_lines_the_resumed_segment_writes_again(tmp_path):
+    path = tmp_path / "progress.dat"
+    header = "# step time_ps T_K pe_eV press_bar vol_A3"
+    path.write_text(f"{header}\n0 0 1 1 1 1\n10 0.01 1 1 1 1\n{header}\n10 0.01 1 1 1 1\n20 0.02 1 1 1 1\n30 0.0")
+    truncate_progress(path, 10)
+    assert path.read_text() == f"{header}\n0 0 1 1 1 1\n10 0.01 1 1 1 1\n"
+    path.write_text(f"{header}\n0 0 1 1 1 1\n10 0.01 1 1 1 1\n{header}\n")   # killed as the next segment began
+    truncate_progress(path, 10)
+    assert path.read_text() == f"{header}\n0 0 1 1 1 1\n10 0.01 1 1 1 1\n"
 
 
 def test_two_launchers_at_once_never_execute_a_run_twice(tmp_path):
