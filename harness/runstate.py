@@ -21,6 +21,33 @@ STALE_AFTER_S = 120.0
 HEARTBEAT_S = 10.0
 
 
+def _start_ticks(pid: int) -> int | None:
+    """When the process started (clock ticks since boot, from /proc), None where /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else None
+
+
+def process_alive(pid: int, start_ticks: int | None = None) -> bool:
+    """Whether process ``pid`` on this host still runs. A zombie (killed, not yet reaped: common in containers
+    whose init does not reap) is dead, and so is a new process that reuses the pid of a dead one."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True   # no /proc (not Linux): the signal test is all we have
+    if state in ("Z", "X"):
+        return False
+    return start_ticks is None or _start_ticks(pid) in (None, start_ticks)
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -79,13 +106,7 @@ class RunLock:
         except FileNotFoundError:
             return True
         if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
-            try:
-                os.kill(owner["pid"], 0)
-            except ProcessLookupError:
-                return True
-            except PermissionError:
-                return False
-            return False
+            return not process_alive(owner["pid"], owner.get("start_ticks"))
         return age > STALE_AFTER_S
 
     def acquire(self) -> bool:
@@ -118,8 +139,8 @@ class RunLock:
                 aside.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as handle:
-                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "token": self.token,
-                           "since": now_iso()}, handle)
+                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "start_ticks": _start_ticks(os.getpid()),
+                           "token": self.token, "since": now_iso()}, handle)
             self.held = True
             self._stop.clear()
             self._beater = threading.Thread(target=self._beat, daemon=True)

@@ -32,6 +32,31 @@ def test_lock_of_a_dead_process_on_this_host_is_broken(tmp_path):
     lock.release()
 
 
+def test_lock_of_a_killed_but_unreaped_process_is_broken(tmp_path):
+    # kill -9 of a launcher inside a container whose init does not reap leaves a zombie that still has its pid
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    (tmp_path / runstate.LOCK_NAME).write_text(json.dumps(
+        {"host": socket.gethostname(), "pid": child.pid, "start_ticks": runstate._start_ticks(child.pid),
+         "token": "zombie"}))
+    assert lock_holder(tmp_path) is not None      # alive: the lock holds
+    child.kill()
+    deadline = time.time() + 10
+    while runstate.process_alive(child.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(f"/proc/{child.pid}")    # not reaped yet: a zombie
+    assert lock_holder(tmp_path) is None
+    lock = RunLock(tmp_path)
+    assert lock.acquire()
+    lock.release()
+    child.wait()
+
+
+def test_lock_of_a_process_whose_pid_was_reused_is_broken(tmp_path):
+    (tmp_path / runstate.LOCK_NAME).write_text(json.dumps(
+        {"host": socket.gethostname(), "pid": os.getpid(), "start_ticks": 1, "token": "old"}))
+    assert lock_holder(tmp_path) is None
+
+
 def test_lock_from_another_host_is_stale_only_without_heartbeat(tmp_path, monkeypatch):
     path = tmp_path / runstate.LOCK_NAME
     path.write_text(json.dumps({"host": "some-other-node", "pid": 1, "token": "remote"}))
