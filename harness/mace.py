@@ -29,9 +29,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:   # numpy is imported where used: `harness launch` imports this module and starts faster without it
+    import numpy as np
 
 from harness.errors import HarnessError
 
@@ -84,6 +85,7 @@ def model_elements(model: Any) -> list[str]:
 def make_tiny_model(path: Path, elements: tuple[str, ...] = ("Li", "P", "S"), seed: int = 0,
                     channels: int = 8, r_max: float = 5.0, float64: bool = True) -> Path:
     """A small MACE model with random weights (tests, benchmarks; not physical), saved like MACE training does."""
+    import numpy as np
     torch = _torch()
     dtype = torch.float64 if float64 else torch.float32
     from ase.data import atomic_numbers
@@ -276,6 +278,7 @@ class CellResult:
 def parity_cells(elements: list[str], seed: int = 7) -> list[Any]:
     """Crystal, rattled + sheared crystal, dense random cell (all triclinic-capable), as Structures."""
     from harness.render import find_structure
+    import numpy as np
     from harness.structures import Structure, random_hard_sphere, read_cif
     rng = np.random.default_rng(seed)
     if {"Li", "P", "S"} <= set(elements):
@@ -328,6 +331,7 @@ def _change_box(box: np.ndarray, factor: float) -> str:
 
 def _run_lammps_cell(structure: Any, potential: Any, build: Any, folder: Path, h: float) -> tuple[dict, np.ndarray,
                                                                                                   np.ndarray, Any]:
+    import numpy as np
     from harness.lammps_env import child_environment
     from harness.structures import lammps_box, to_lammps_positions, write_lammps_data
     box, xy, xz, yz = lammps_box(structure.cell)
@@ -380,6 +384,7 @@ def mace_calculator_for(potential: Any) -> Any:
 
 
 def parity_check(potential: Any, build: Any, h: float = 1e-4) -> tuple[bool, list[CellResult], list[str]]:
+    import numpy as np
     calculator = mace_calculator_for(potential)
     results: list[CellResult] = []
     for cell in parity_cells(potential.elements):
