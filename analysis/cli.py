@@ -182,7 +182,9 @@ def _run(function, argv: list[str], prog: str) -> int:
             return function(argv)
     except AnalysisError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-    except (OSError, ValueError, KeyError) as error:
+    except OSError as error:
+        print(f"{prog}: error: cannot read {error.filename or 'input'}: {error.strerror}", file=sys.stderr)
+    except (ValueError, KeyError) as error:
         text = str(error) if not isinstance(error, KeyError) else f"missing key {error}"
         print(f"{prog}: error: {type(error).__name__}: {text}", file=sys.stderr)
     return 2

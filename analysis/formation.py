@@ -111,7 +111,9 @@ def read_reference(path: Path, known_structures: set[str]) -> tuple[dict[str, fl
     unknown: list[str] = []
     allowed = set(PAPER_CRYSTALS) | set(END_POINTS) | {canonical_name(s) for s in known_structures}
     for row in reader:
-        name = canonical_name(row["structure"])
+        name = canonical_name(row["structure"] or "")
+        if name in values:
+            raise AnalysisError(f"formation reference {path}: {row['structure']} appears twice")
         if name not in allowed:
             unknown.append(row["structure"].strip())
             continue

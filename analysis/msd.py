@@ -112,6 +112,7 @@ def load_trajectory(path: Path | str, timestep_ps: float, species: str | None = 
     volume_A3 = float("nan")
     natoms_total = 0
     count = 0
+    first_ids: np.ndarray | None = None
     for frame in reader:
         if mask is None:
             mask = select_atoms(frame, species=species, atom_type=atom_type)
@@ -124,7 +125,15 @@ def load_trajectory(path: Path | str, timestep_ps: float, species: str | None = 
         if frame.natoms != natoms_total:
             raise AnalysisError(f"atom count changes from {natoms_total} to {frame.natoms} at timestep "
                                 f"{frame.timestep} of {path}")
+        if "id" in frame.columns:
+            if first_ids is None:
+                first_ids = frame.columns["id"]
+            elif not np.array_equal(frame.columns["id"], first_ids):
+                raise AnalysisError(f"atom ids at timestep {frame.timestep} of {path} differ from those of the first "
+                                    "frame: an MSD needs the same atoms in every frame")
         all_positions = frame_positions_A(frame, mode)
+        if not np.isfinite(all_positions).all():
+            raise AnalysisError(f"non-finite coordinate (nan or inf) at timestep {frame.timestep} of {path}")
         if on_frame is not None:
             on_frame(frame, all_positions)
         positions = all_positions[mask]

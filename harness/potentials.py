@@ -104,6 +104,9 @@ def load_potential(name_or_path: str, search: list[Path] | None = None) -> Poten
     elements = data["elements"]
     if not isinstance(elements, list) or not elements or not all(isinstance(e, str) for e in elements):
         raise HarnessError(f"{where}: field 'elements' must be a non-empty list of element symbols")
+    repeated = sorted({e for e in elements if elements.count(e) > 1})
+    if repeated:
+        raise HarnessError(f"{where}: field 'elements' lists {', '.join(repeated)} more than once (one atom type each)")
     if not isinstance(data["pair_coeff"], list):
         raise HarnessError(f"{where}: field 'pair_coeff' must be a list of strings")
     timestep = float(data.get("timestep_fs", 1.0))

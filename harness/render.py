@@ -203,6 +203,11 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
             frames = read_extxyz(ref_path)
             if len({f.natoms for f in frames}) != 1:
                 raise HarnessError(f"reference file {ref_path}: all frames must have the same number of atoms")
+            for index, frame in enumerate(frames):   # Task 2 compares both, so both must be there
+                if "forces" not in frame.info:
+                    raise HarnessError(f"reference file {ref_path}: frame {index} has no forces (Properties=...:forces:R:3)")
+                if frame.info.get("energy_eV") is None:
+                    raise HarnessError(f"reference file {ref_path}: frame {index} has no energy=... (eV) in its comment line")
             params = {"reference": "reference.extxyz", "reference_source": str(ref_path.resolve()), "nframes": len(frames)}
             dump_text = _rerun_dump_text(frames, pot.elements)
             runs.append(PlannedRun(
@@ -335,6 +340,13 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
         except OSError as exc:
             raise HarnessError(f"campaign {campaign_path}: [formation].reference: cannot read {reference}: "
                                f"{exc.strerror}") from None
+        from analysis.errors import AnalysisError   # noqa: PLC0415 (the reader analyze will use, run now)
+        from analysis.formation import read_reference  # noqa: PLC0415
+        known = {structure_label(n) for n in [*formation.structures, *formation.single_point]}
+        try:
+            read_reference(reference, known)
+        except AnalysisError as exc:
+            raise HarnessError(f"[formation].reference: {exc}") from None
 
     manifest_path = out_dir / "manifest.json"
     if manifest_path.is_file():

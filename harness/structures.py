@@ -79,6 +79,15 @@ def read_cif(path: Path, name: str = "") -> Structure:
         lines = path.read_text().splitlines()
     except OSError as exc:
         raise HarnessError(f"cannot read structure file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise HarnessError(f"structure file {path}: not a text (CIF) file") from None
+
+    def number(field: str, text: str) -> float:
+        try:
+            return _cif_number(text)
+        except ValueError:
+            raise HarnessError(f"structure file {path}: {field} {text!r} is not a number") from None
+
     tags: dict[str, str] = {}
     loops: list[tuple[list[str], list[list[str]]]] = []
     i = 0
@@ -104,11 +113,17 @@ def read_cif(path: Path, name: str = "") -> Structure:
             tags[key.lower()] = value.strip().strip("'\"")
         i += 1
     try:
-        a, b, c = (_cif_number(tags[f"_cell_length_{k}"]) for k in "abc")
-        alpha, beta, gamma = (math.radians(_cif_number(tags[f"_cell_angle_{k}"])) for k in ("alpha", "beta", "gamma"))
+        a, b, c = (number(f"_cell_length_{k}", tags[f"_cell_length_{k}"]) for k in "abc")
+        angles = [number(f"_cell_angle_{k}", tags[f"_cell_angle_{k}"]) for k in ("alpha", "beta", "gamma")]
     except KeyError as exc:
         raise HarnessError(f"structure file {path}: missing CIF field {exc.args[0]}") from None
+    if min(a, b, c) <= 0:
+        raise HarnessError(f"structure file {path}: cell lengths must be positive, got a={a:g} b={b:g} c={c:g} Å")
+    alpha, beta, gamma = (math.radians(x) for x in angles)
     cell = cell_from_parameters(a, b, c, alpha, beta, gamma)
+    if not (0 < min(angles) and max(angles) < 180) or abs(np.linalg.det(cell)) < 1e-6 * a * b * c:
+        raise HarnessError(f"structure file {path}: cell angles {'/'.join(f'{x:g}' for x in angles)} degrees "
+                           "describe no cell with a volume")
 
     ops = [(np.eye(3), np.zeros(3))]
     atoms: list[tuple[str, np.ndarray]] = []
@@ -116,7 +131,11 @@ def read_cif(path: Path, name: str = "") -> Structure:
         symop_key = next((h for h in headers if h in ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz")), None)
         if symop_key:
             col = headers.index(symop_key)
-            ops = [_parse_symop(r[col]) for r in rows]
+            try:
+                ops = [_parse_symop(r[col]) for r in rows]
+            except (ValueError, ZeroDivisionError, IndexError) as exc:
+                raise HarnessError(f"structure file {path}: cannot read symmetry operation {exc.args[0] if exc.args else ''!r}"
+                                   " (write e.g. 'x, y+1/2, -z')") from None
         if "_atom_site_fract_x" in headers:
             sym_col = headers.index("_atom_site_type_symbol") if "_atom_site_type_symbol" in headers else headers.index("_atom_site_label")
             occ_col = headers.index("_atom_site_occupancy") if "_atom_site_occupancy" in headers else None
@@ -125,10 +144,13 @@ def read_cif(path: Path, name: str = "") -> Structure:
                 symbol = re.match(r"[A-Z][a-z]?", r[sym_col])
                 if not symbol:
                     raise HarnessError(f"structure file {path}: cannot read an element from {r[sym_col]!r}")
-                if occ_col is not None and abs(_cif_number(r[occ_col]) - 1.0) > 1e-6:
+                if len(r) != len(headers):
+                    raise HarnessError(f"structure file {path}: atom site line {' '.join(r)!r} has {len(r)} values "
+                                       f"for {len(headers)} columns")
+                if occ_col is not None and abs(number("_atom_site_occupancy", r[occ_col]) - 1.0) > 1e-6:
                     raise HarnessError(f"structure file {path}: partial occupancy {r[occ_col]} on {r[sym_col]}; "
                                        "choose an ordered configuration first")
-                atoms.append((symbol.group(0), np.array([_cif_number(r[c]) for c in xyz_cols])))
+                atoms.append((symbol.group(0), np.array([number(headers[c], r[c]) for c in xyz_cols])))
     if not atoms:
         raise HarnessError(f"structure file {path}: no atoms (_atom_site_fract_x/y/z loop) found")
     symbols: list[str] = []
@@ -143,7 +165,37 @@ def read_cif(path: Path, name: str = "") -> Structure:
                 symbols.append(symbol)
                 fracs.append(new)
     positions = np.array(fracs) @ cell
-    return Structure(symbols=symbols, cell=cell, positions=positions, name=name or path.stem)
+    structure = Structure(symbols=symbols, cell=cell, positions=positions, name=name or path.stem)
+    pair = closest_pair(structure)
+    if pair is not None and pair[2] < MIN_CIF_DISTANCE_A:
+        i, j, distance = pair
+        raise HarnessError(f"structure file {path}: atoms {i + 1} ({symbols[i]}) and {j + 1} ({symbols[j]}) are "
+                           f"{distance:.3f} Å apart (< {MIN_CIF_DISTANCE_A} Å): duplicated or misplaced sites")
+    return structure
+
+
+# Sites closer than this in a crystal file are an error (a site given twice, a wrong symmetry operation).
+MIN_CIF_DISTANCE_A = 0.5
+
+
+def closest_pair(structure: Structure) -> tuple[int, int, float] | None:
+    """(i, j, distance in Å) of the closest pair of atoms under periodic boundaries (images of the 26 neighbouring
+    cells; exact for cells whose heights exceed the distance found). None for a single atom."""
+    n = len(structure.symbols)
+    if n < 2:
+        return None
+    frac = structure.fractional()
+    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=float)
+    best = (0, 0, math.inf)
+    for i in range(n - 1):
+        delta = frac[i + 1:] - frac[i]
+        delta -= np.round(delta)
+        vectors = (delta[:, None, :] + shifts[None, :, :]) @ structure.cell
+        distances = np.sqrt((vectors ** 2).sum(axis=2)).min(axis=1)
+        j = int(distances.argmin())
+        if distances[j] < best[2]:
+            best = (i, i + 1 + j, float(distances[j]))
+    return best
 
 
 def cell_from_parameters(a: float, b: float, c: float, alpha: float, beta: float, gamma: float) -> np.ndarray:
@@ -343,6 +395,8 @@ def read_extxyz(path: Path) -> list[Structure]:
         info: dict[str, object] = {k: v for k, v in frame.info.items() if k not in ("Lattice", "Properties")}
         if frame.forces_eV_per_A is not None:
             info["forces"] = frame.forces_eV_per_A
+        if frame.energy_eV is not None:
+            info["energy_eV"] = frame.energy_eV
         structures.append(Structure(symbols=list(frame.species), cell=cell, positions=frame.positions_A,
                                     name=f"{path.stem}#{index}", info=info))
     return structures
