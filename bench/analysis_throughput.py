@@ -10,6 +10,10 @@ its own Python process so that peak memory (ru_maxrss) is that task's alone:
          one thread;
 * ovito: FileSource -> UnwrapTrajectoriesModifier -> CalculateDisplacementsModifier(reference frame 0),
          MSD from the first origin per frame + NearestNeighborFinder(1) for the min distance per frame.
+* freud: freud has no LAMMPS dump reader, so frames come from our reader (analysis.dump.DumpReader, the same
+         parsing cost as ours); freud.msd.MSD(mode="window") over all time origins on the stacked unwrapped
+         positions (all frames in memory, float64) + freud.locality.AABBQuery nearest neighbour per frame.
+         Needs `.venv/bin/pip install -r requirements-bench.txt`; skipped when freud is not installed.
 
 Prints a Markdown table (wall time, frames/s, peak RSS in MB) and the throughput ratio ours / OVITO, with the
 load average before each tool. Not a test: run it by hand on a quiet machine.
@@ -100,17 +104,49 @@ def run_ovito(path: Path) -> dict:
             "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def run_freud(path: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import freud
+    from analysis.dump import DumpReader
+
+    start = time.perf_counter()
+    positions = []
+    contacts = 0
+    d_min = np.inf
+    box = None
+    for frame in DumpReader(path, columns=["id", "xu", "yu", "zu"]):
+        if box is None:
+            box = freud.box.Box.from_matrix(frame.box.matrix.T)
+        points = np.column_stack([frame.column("xu"), frame.column("yu"), frame.column("zu")])
+        positions.append(points)
+        wrapped = box.wrap(points)
+        query = freud.locality.AABBQuery(box, wrapped).query(wrapped, {"num_neighbors": 1, "exclude_ii": True})
+        nearest = float(query.toNeighborList().distances.min())
+        contacts += nearest <= 1.0
+        d_min = min(d_min, nearest)
+    stacked = np.asarray(positions)
+    msd = freud.msd.MSD(box, mode="window").compute(stacked).msd
+    nframes = len(stacked)
+    lag = np.arange(nframes) * 1.0
+    window = (lag >= 0.1 * nframes / 5) & (lag <= 0.5 * nframes / 5)
+    slope = np.polyfit(lag[window], msd[window], 1)[0]
+    return {"tool": f"freud {freud.__version__} (MSD window mode, AABBQuery; frames read by our DumpReader)",
+            "wall_s": time.perf_counter() - start, "nframes": nframes, "d_cm2_per_s": slope / 6 * 1e-4,
+            "contact_frames": contacts, "min_distance_A": d_min,
+            "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--atoms", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=10000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/harness-bench"))
-    parser.add_argument("--run", choices=["ours", "ovito"], help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=["ours", "ovito", "freud"], help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the dump file")
     args = parser.parse_args()
     if args.run:
-        result = run_ovito(args.path) if args.run == "ovito" else run_ours(args.path)
+        result = {"ours": run_ours, "ovito": run_ovito, "freud": run_freud}[args.run](args.path)
         print(json.dumps(result))
         return 0
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -120,7 +156,7 @@ def main() -> int:
     print(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s", flush=True)
     rows = []
     loads = []
-    for tool in ("ours", "ovito"):
+    for tool in ("ours", "ovito", "freud"):
         loads.append(os.getloadavg()[0])
         done = subprocess.run([sys.executable, __file__, "--run", tool, "--path", str(path)],
                               capture_output=True, text=True)
@@ -137,9 +173,11 @@ def main() -> int:
     for r in rows:
         print(f"| {r['tool']} | {r['wall_s']:.1f} | {r['nframes'] / r['wall_s']:.0f} | {r['peak_rss_MB']:.0f} | "
               f"{r['d_cm2_per_s']:.3e} | {r['contact_frames']} | {r['min_distance_A']:.3f} |")
-    if len(rows) == 2:
-        ratio = (rows[0]["nframes"] / rows[0]["wall_s"]) / (rows[1]["nframes"] / rows[1]["wall_s"])
-        print(f"\nthroughput ours / OVITO = {ratio:.2f} (same file, same run of this script)")
+    ours = next((r for r in rows if r["tool"].startswith("ours")), None)
+    for other in rows:
+        if ours is not None and other is not ours:
+            ratio = (ours["nframes"] / ours["wall_s"]) / (other["nframes"] / other["wall_s"])
+            print(f"\nthroughput ours / {other['tool'].split()[0]} = {ratio:.2f} (same file, same run of this script)")
     if not args.keep:
         path.unlink()
     return 0
