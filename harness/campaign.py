@@ -22,7 +22,7 @@ class CampaignSettings:
     potentials: list[str] = field(default_factory=list)
     seed: int = 2026
     wall_time_s: float = 86400.0       # per-run wall-clock limit
-    restart_every_ps: float = 10.0     # restart files during MD (for resume)
+    restart_every_ps: float = 10.0     # checkpoint segments of MD runs: a restart file and a fresh LAMMPS set-up
     thermo_every_ps: float = 0.1       # progress / finite-value checks
     timestep_fs: float | None = None   # None: each potential's suggested timestep
     templates: str = ""                # a folder of templates that override the shipped ones (same names)
