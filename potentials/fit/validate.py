@@ -11,7 +11,11 @@ Parts (--parts, comma separated; default all):
              half of the MSD, Arrhenius Ea
   speed      SNAP (lmp, 1 and 2 MPI ranks) vs CHGNet (ASE MD, 2 torch threads) on the same 168-atom cell
 
-Run: .venv-fit/bin/python potentials/fit/validate.py [--parts nvt,npt] [--seeds 3]
+Run: .venv-fit/bin/python potentials/fit/validate.py [--parts nvt168,npt] [--seeds 3] [--ranks 1]
+
+Results are merged into validation.json as it is on disk when each result is written: separate invocations (for
+example one 672-atom seed each) add to each other. NVT entries are keyed by (natoms, seed, duration_ps), so a
+rerun replaces the entry with the same key and keeps the others (e.g. 5 ps and 20 ps runs of the same seed).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,6 +40,33 @@ OUT_JSON = common.FIT_DIR / "validation.json"
 VDIR = common.WORK_DIR / "validate"
 AMU_G = 1.66053906660e-24
 P_S_CUTOFF_A = 2.5
+MD_TIMEOUT_S = 7200.0
+# MPI ranks of the MD runs (nvt168, nvt672, npt, diffusion); set by --ranks. The speed part picks its own.
+md_ranks = 2
+
+
+def nvt_key(entry: dict) -> tuple:
+    return (entry["natoms"], entry["seed"], entry["duration_ps"])
+
+
+def merged_nvt(entries: list[dict], new: dict) -> list[dict]:
+    kept = [e for e in entries if nvt_key(e) != nvt_key(new)] + [new]
+    return sorted(kept, key=lambda e: (e["natoms"], e["duration_ps"], e["seed"]))
+
+
+def save(res: dict, key: str, value) -> None:
+    """Store one result in `res` and in validation.json, re-reading the file first so that results written by
+    other invocations since this one started are kept. For "nvt800", `value` is one entry to add or replace."""
+    disk = json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else {}
+    for d in (res, disk):
+        if key == "nvt800":
+            d["nvt800"] = merged_nvt(d.get("nvt800", []), value)
+        else:
+            d[key] = value
+    disk["snapcoeff_sha256"] = res["snapcoeff_sha256"]
+    tmp = OUT_JSON.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(disk, indent=2) + "\n")
+    os.replace(tmp, OUT_JSON)
 
 
 def base_script(temperature_K: float, seed: int) -> list[str]:
@@ -45,12 +77,17 @@ def base_script(temperature_K: float, seed: int) -> list[str]:
                f"velocity all create {temperature_K} {seed} mom yes rot yes dist gaussian"])
 
 
-def md_run(name: str, atoms, lines: list[str], nranks: int = 2) -> tuple[Path, float, int]:
+def md_run(name: str, atoms, lines: list[str], nranks: int | None = None) -> tuple[Path, float, int]:
+    """Run LAMMPS in VDIR/name on `nranks` MPI ranks (default: --ranks). A run past MD_TIMEOUT_S is killed and
+    reported as rc 124; what it dumped until then is still analysed (completed_ps says how far it got)."""
     wd = VDIR / name
     wd.mkdir(parents=True, exist_ok=True)
     write_lammps_data(atoms, wd / "data.lmp")
     t0 = time.time()
-    rc = run_lammps(wd, "\n".join(lines) + "\n", nranks=nranks, timeout_s=3000)
+    try:
+        rc = run_lammps(wd, "\n".join(lines) + "\n", nranks=nranks or md_ranks, timeout_s=MD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        rc = 124
     return wd, time.time() - t0, rc
 
 
@@ -95,8 +132,6 @@ def nvt_lines(temperature_K: float, seed: int, nsteps: int, dump_every: int) -> 
 def part_nvt(res: dict, reps: tuple[int, int, int], seeds: int, ps: float, first_seed: int = 1) -> None:
     cell = common.read_crystal("Li7P3S11")
     atoms = cell.repeat(reps)
-    res["nvt800"] = [e for e in res.get("nvt800", [])
-                     if e["natoms"] != len(atoms) or e["seed"] < first_seed]
     for seed in range(first_seed, first_seed + seeds):
         nsteps = int(round(ps * 1000))
         wd, wall_s, rc = md_run(f"nvt800_{len(atoms)}_s{seed}", atoms,
@@ -108,10 +143,10 @@ def part_nvt(res: dict, reps: tuple[int, int, int], seeds: int, ps: float, first
                  "completed_ps": round((len(frames) - 1) * 0.5, 1),
                  "frac_P_4S": round(frac4, 4), "min_pair_A": round(dmin, 3),
                  "li_msd_final_A2": round(float(msd[-1, 1]), 2), "D_li_cm2_s": diffusion_cm2_s(msd),
-                 "wall_s": round(wall_s, 1), "atom_steps_per_s": round(len(atoms) * nsteps / wall_s)}
+                 "wall_s": round(wall_s, 1), "atom_steps_per_s": round(len(atoms) * nsteps / wall_s),
+                 "mpi_ranks": md_ranks, "date": time.strftime("%Y-%m-%d"), "snapcoeff_sha256": res["snapcoeff_sha256"]}
         print("nvt800", entry, flush=True)
-        res["nvt800"].append(entry)
-        OUT_JSON.write_text(json.dumps(res, indent=2) + "\n")
+        save(res, "nvt800", entry)
 
 
 def part_npt(res: dict) -> None:
@@ -124,11 +159,11 @@ def part_npt(res: dict) -> None:
     vol = read_msd(wd / "vol.dat")
     v_last_A3 = float(vol[len(vol) // 2:, 1].mean())
     density = mass_g / (v_last_A3 * 1e-24)
-    res["npt300"] = {"natoms": len(atoms), "rc": rc, "duration_ps": 10.0, "volume_A3_last5ps": round(v_last_A3, 1),
+    npt = {"natoms": len(atoms), "rc": rc, "duration_ps": 10.0, "volume_A3_last5ps": round(v_last_A3, 1),
                      "density_g_cm3": round(density, 4), "target_g_cm3": 1.87,
                      "rel_dev": round(density / 1.87 - 1, 4), "wall_s": round(wall_s, 1)}
-    print("npt300", res["npt300"], flush=True)
-    OUT_JSON.write_text(json.dumps(res, indent=2) + "\n")
+    print("npt300", npt, flush=True)
+    save(res, "npt300", npt)
 
 
 def part_diffusion(res: dict, diff_ps: float) -> None:
@@ -144,17 +179,18 @@ def part_diffusion(res: dict, diff_ps: float) -> None:
                        "li_msd_final_A2": round(float(msd[-1, 1]), 2), "frac_P_4S": round(frac4, 4),
                        "min_pair_A": round(dmin, 3), "rc": rc})
         print("diffusion", points[-1], flush=True)
-    d800 = [e["D_li_cm2_s"] for e in res.get("nvt800", []) if e["natoms"] == 168]
-    if d800:
-        points.append({"T_K": 800.0, "D_cm2_s": float(np.mean(d800)), "duration_ps": res["nvt800"][0]["duration_ps"],
-                       "note": f"mean of the {len(d800)} 168-atom NVT 800 K runs"})
+    runs800 = [e for e in res.get("nvt800", []) if e["natoms"] == 168]
+    if runs800:
+        points.append({"T_K": 800.0, "D_cm2_s": float(np.mean([e["D_li_cm2_s"] for e in runs800])),
+                       "duration_ps": runs800[0]["duration_ps"],
+                       "note": f"mean of the {len(runs800)} 168-atom NVT 800 K runs"})
     t = np.array([p["T_K"] for p in points])
     d = np.array([p["D_cm2_s"] for p in points])
     ok = d > 0
     slope = np.polyfit(1.0 / t[ok], np.log(d[ok]), 1)[0] if ok.sum() >= 2 else float("nan")
-    res["diffusion"] = {"points": points, "Ea_eV": round(-slope * common_kb(), 4)}
-    print("Ea", res["diffusion"]["Ea_eV"], flush=True)
-    OUT_JSON.write_text(json.dumps(res, indent=2) + "\n")
+    diffusion = {"points": points, "Ea_eV": round(-slope * common_kb(), 4)}
+    print("Ea", diffusion["Ea_eV"], flush=True)
+    save(res, "diffusion", diffusion)
 
 
 def common_kb() -> float:
@@ -200,13 +236,12 @@ def part_speed(res: dict) -> None:
     speed["speedup_1core"] = round(speed["snap_1rank_atom_steps_per_s"] / speed["chgnet_1thread_atom_steps_per_s"], 1)
     speed["speedup_2cores"] = round(speed["snap_2rank_atom_steps_per_s"] / speed["chgnet_2threads_atom_steps_per_s"], 1)
     print("speed", speed, flush=True)
-    res["speed"] = speed
-    OUT_JSON.write_text(json.dumps(res, indent=2) + "\n")
+    save(res, "speed", speed)
 
 
 def part_errors(res: dict) -> None:
     summary = json.loads((common.FIT_DIR / "fit_summary.json").read_text())
-    res["errors_heldout_split"] = summary["test_errors"]
+    save(res, "errors_heldout_split", summary["test_errors"])
     ref = common.REPO_DIR / "inputs" / "reference" / "li7p3s11_meltquench_chgnet.extxyz"
     if not ref.exists():
         return
@@ -224,13 +259,13 @@ def part_errors(res: dict) -> None:
         de.append((e - f.get_potential_energy()) / len(f))  # ASE keeps energy/forces in a calculator
         df.append(forces - f.get_forces())
     de_arr, df_arr = np.array(de), np.concatenate(df)
-    res["errors_meltquench_reference"] = {
+    errors = {
         "n_frames": len(frames), "energy_rmse_meV_per_atom": round(float(np.sqrt(np.mean(de_arr ** 2)) * 1e3), 2),
         "energy_mean_error_meV_per_atom": round(float(de_arr.mean() * 1e3), 2),
         "force_rmse_eV_per_A": round(float(np.sqrt(np.mean(df_arr ** 2))), 4),
         "chgnet_force_rms_eV_per_A": round(float(np.sqrt(np.mean(np.concatenate([f.get_forces() for f in frames]) ** 2))), 3)}
-    print("errors", res["errors_meltquench_reference"], flush=True)
-    OUT_JSON.write_text(json.dumps(res, indent=2) + "\n")
+    print("errors", errors, flush=True)
+    save(res, "errors_meltquench_reference", errors)
 
 
 def main() -> None:
@@ -242,7 +277,11 @@ def main() -> None:
     parser.add_argument("--seeds672", type=int, default=3)
     parser.add_argument("--first-seed672", type=int, default=1)
     parser.add_argument("--diff-ps", type=float, default=20.0)
+    parser.add_argument("--ranks", type=int, default=2,
+                        help="MPI ranks of the MD runs (nvt168, nvt672, npt, diffusion); default 2")
     args = parser.parse_args()
+    global md_ranks
+    md_ranks = args.ranks
     VDIR.mkdir(parents=True, exist_ok=True)
     res = json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else {}
     res["snapcoeff_sha256"] = common.sha256_of(COEFF)
@@ -259,7 +298,6 @@ def main() -> None:
         part_speed(res)
     if "nvt672" in parts:
         part_nvt(res, (4, 2, 2), args.seeds672, args.nvt672_ps, args.first_seed672)
-    OUT_JSON.write_text(json.dumps(res, indent=2) + "\n")
 
 
 if __name__ == "__main__":
