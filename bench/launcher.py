@@ -103,8 +103,14 @@ def main() -> None:
             launched.append(_timed([*harness, str(campaign)], REPO))
         if 1 in parts:
             ratio = statistics.median(launched) / statistics.median(direct)
-            rows.append(("overhead, one run of %d steps (672 atoms)" % args.steps, f"{statistics.median(direct):.2f} s",
-                         f"{statistics.median(launched):.2f} s", f"{ratio:.3f}", "<= 1.02"))
+            rows.append(("overhead, one run of %d steps (672 atoms), median" % args.steps,
+                         f"{statistics.median(direct):.2f} s", f"{statistics.median(launched):.2f} s", f"{ratio:.3f}",
+                         "<= 1.02"))
+            rows.append(("overhead, same runs, best of %d (less sensitive to other load)" % args.repeats,
+                         f"{min(direct):.2f} s", f"{min(launched):.2f} s", f"{min(launched) / min(direct):.3f}",
+                         "<= 1.02"))
+            print("overhead runs (s): lmp " + " ".join(f"{t:.2f}" for t in direct) + "; harness "
+                  + " ".join(f"{t:.2f}" for t in launched), flush=True)
         # 2. start-up per run
         cif = REPO / "inputs" / "structures" / "Li7P3S11_P-1_42at_torchdisorder.cif"
         many = _render(tmp_path / "many", SINGLE_POINTS.format(cif=cif))

@@ -16,7 +16,7 @@ from harness.errors import HarnessError
 
 # Variables an MPI launcher gives its ranks. A child `lmp` that inherits them tries to join the parent's MPI job
 # and dies in MPI_Init ("PMI_Init returned -1"); without them it runs as a one-process (singleton) MPI job.
-_MPI_PREFIXES = ("PMI_", "PMIX_", "OMPI_", "HYDI_", "HYDRA_", "MPIR_", "MPI_LOCAL", "SLURM_STEP_", "I_MPI_HYDRA")
+MPI_ENV_PREFIXES = ("PMI_", "PMIX_", "OMPI_", "HYDI_", "HYDRA_", "MPIR_", "MPI_LOCAL", "SLURM_STEP_", "I_MPI_HYDRA")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _wheel_executable() -> tuple[str, tuple[str, ...]] | None:
 def child_environment(library_dirs: tuple[str, ...] = (), extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a child LAMMPS process: no inherited MPI-rank variables, one OpenMP thread unless the
     user set OMP_NUM_THREADS, the MPI library on LD_LIBRARY_PATH."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_MPI_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(MPI_ENV_PREFIXES)}
     env.setdefault("OMP_NUM_THREADS", "1")
     if library_dirs:
         env["LD_LIBRARY_PATH"] = os.pathsep.join([*library_dirs, *filter(None, [env.get("LD_LIBRARY_PATH")])])

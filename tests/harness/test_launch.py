@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.lammps_env import find_lammps
-from harness.launch import truncate_dump, truncate_progress
+from harness.lammps_env import MPI_ENV_PREFIXES, find_lammps
+from harness.launch import truncate_dump, truncate_progress, under_mpi_launcher
 from harness.render import render_campaign
 from harness_testlib import REPO, TINY, harness, statuses, write_campaign
 
@@ -249,3 +249,16 @@ def test_status_command_reports_counts_and_progress(tmp_path):
     done = harness("status", str(out), "--json")
     report = json.loads(done.stdout)
     assert report["counts"]["done"] == 2 and all(r["step"] == r["nsteps"] for r in report["runs"])
+
+
+def test_without_mpirun_the_launcher_does_not_start_mpi(tmp_path):
+    out = _render(tmp_path, TINY.split("[robustness]")[0])
+    code = ("import sys; from pathlib import Path; from harness.launch import launch; "
+            f"rc = launch(Path({str(out)!r})); print(rc, 'mpi4py.MPI' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(MPI_ENV_PREFIXES)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**env, "PYTHONPATH": str(REPO)})
+    assert result.stdout.strip().splitlines()[-1] == "0 False", result.stdout + result.stderr
+    assert all(s["state"] == "done" for s in statuses(out).values())
+    assert under_mpi_launcher({"PMI_RANK": "1"}) and under_mpi_launcher({"OMPI_COMM_WORLD_SIZE": "4"})
+    assert not under_mpi_launcher({"PATH": "/usr/bin"})
