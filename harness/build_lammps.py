@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.paths import cache_dir
 
 DEBIAN_SUITE = "trixie"
 DEBIAN_TARBALL = "lammps_20250204+dfsg.1.orig.tar.xz"
@@ -134,8 +135,7 @@ def resolve_source(options: BuildOptions) -> tuple[Path, str]:
 
 def download_cache() -> Path:
     """Downloaded tarballs are kept outside the prefix (shared by every clone on the machine)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "harness" / "downloads"
+    return cache_dir() / "downloads"
 
 
 def _venv_bin() -> Path:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.paths import cache_dir
 
 # Variables an MPI launcher gives its ranks. A child `lmp` that inherits them tries to join the parent's MPI job
 # and dies in MPI_Init ("PMI_Init returned -1"); without them it runs as a one-process (singleton) MPI job.
@@ -59,15 +60,16 @@ def child_environment(library_dirs: tuple[str, ...] = (), extra: dict[str, str] 
 
 
 def _cache_file() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness" / "lammps-help.json"
+    return cache_dir() / "lammps-help.json"
 
 
 def _help_text(executable: str, libdirs: tuple[str, ...]) -> str:
     """The output of `lmp -h` (version, packages), kept in a small cache keyed by the executable's path, size and
     modification time: running it costs ~0.1 s at every launch otherwise. A rebuilt executable is asked again."""
     try:
-        info = Path(executable).resolve().stat()
-        key = f"{Path(executable).resolve()}|{info.st_size}|{info.st_mtime_ns}|{os.pathsep.join(libdirs)}"
+        resolved = Path(executable).resolve()
+        info = resolved.stat()
+        key = f"{resolved}|{info.st_size}|{info.st_mtime_ns}|{os.pathsep.join(libdirs)}"
     except OSError:
         key = ""
     cache: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -34,3 +35,8 @@ def structures_dir() -> Path:
 
 def default_campaign() -> Path:
     return inputs_dir() / "default.toml"
+
+
+def cache_dir() -> Path:
+    """The harness's per-user cache ($XDG_CACHE_HOME/harness or ~/.cache/harness), shared by every clone."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness"

@@ -21,13 +21,19 @@ STALE_AFTER_S = 120.0
 HEARTBEAT_S = 10.0
 
 
-def _start_ticks(pid: int) -> int | None:
-    """When the process started (clock ticks since boot, from /proc), None where /proc cannot tell."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), None where /proc cannot tell."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else None
+    return fields or None
+
+
+def _start_ticks(pid: int, fields: list[str] | None = None) -> int | None:
+    """When the process started (clock ticks since boot, from /proc), None where /proc cannot tell."""
+    fields = _proc_stat(pid) if fields is None else fields
+    return int(fields[19]) if fields and len(fields) > 19 and fields[19].isdigit() else None
 
 
 def process_alive(pid: int, start_ticks: int | None = None) -> bool:
@@ -39,13 +45,12 @@ def process_alive(pid: int, start_ticks: int | None = None) -> bool:
         return False
     except PermissionError:
         return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+    fields = _proc_stat(pid)
+    if fields is None:
         return True   # no /proc (not Linux): the signal test is all we have
-    if state in ("Z", "X"):
+    if fields[0] in ("Z", "X"):
         return False
-    return start_ticks is None or _start_ticks(pid) in (None, start_ticks)
+    return start_ticks is None or _start_ticks(pid, fields) in (None, start_ticks)
 
 
 def now_iso() -> str:
