@@ -452,9 +452,11 @@ def formation_table(runs: list[RunInfo], options: Options, summary: Summary,
 def forces_tables(runs: list[RunInfo], summary: Summary) -> tuple[list[dict], list[dict]]:
     rows, frame_rows = [], []
     overall = {}
+    reference_names = set()
     for run in runs:
         row: dict[str, Any] = {"potential": run.potential, "run_id": run.run_id, "state": run.state}
         reference = run.directory / str(run.params.get("reference", "reference.extxyz"))
+        reference_names.add(Path(str(run.params.get("reference_source") or reference)).name)
         dump = run.directory / "forces.lammpstrj"
         if run.state != "done":
             row["note"] = _failure_text(run) or f"run is {run.state}"
@@ -480,6 +482,7 @@ def forces_tables(runs: list[RunInfo], summary: Summary) -> tuple[list[dict], li
                         "energy_error_meV_per_atom": None if energy is None else energy[k]})
         rows.append(row)
     summary.data["forces"] = overall
+    summary.data["forces_reference"] = sorted(reference_names)  # file names: the report names CHGNet or DFT
     return rows, frame_rows
 
 

@@ -1,0 +1,139 @@
+"""Task 4 in the report: conditions fully surviving and close-contact frames per potential, the survival
+map (one panel per potential, like the paper's Fig. 4) and the per-condition table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from analysis.report_sections.common import (
+    Cell, Column, Figure, ReportData, Section, TaskReport, curated_table, full_table, is_missing, join_words, number,
+    plural, save)
+
+SURVIVAL_COLOURS = {"all": "#2e8b57", "some": "#b5e3b5", "none": "#ffffff", "incomplete": "#d9d9d9"}
+SURVIVAL_WORDS = {"all": "all survived", "some": "some survived", "none": "none survived",
+                  "incomplete": "unfinished"}
+PANELS_PER_ROW = 3
+
+
+def _threshold(table: pd.DataFrame) -> str:
+    if "threshold_A" in table.columns and table["threshold_A"].notna().any():
+        return f"{number(table['threshold_A'].dropna().iloc[0])} Å"
+    return "the contact threshold"
+
+
+def cell(data: ReportData, potential: str) -> Cell:
+    table = data.table("robustness.csv")
+    mine = table[table["potential"] == potential] if table is not None else pd.DataFrame()
+    if mine.empty:
+        return Cell("not run", "no robustness runs for this potential", "missing")
+    survival = mine["survival"].astype(str)
+    n_all, n = int((survival == "all").sum()), len(mine)
+    n_unfinished = int((survival == "incomplete").sum())
+    tone = "good" if n_all == n else "bad" if n_all == 0 else "mixed"
+    verdict = f"{n_all} of {plural(n, 'condition')} fully survived"
+    frames = int(mine["n_frames"].fillna(0).sum()) if "n_frames" in mine.columns else 0
+    contacts = int(mine["n_contact_frames"].fillna(0).sum()) if "n_contact_frames" in mine.columns else 0
+    if frames:
+        detail = (f"close contacts (≤ {_threshold(mine)}) in {number(100.0 * contacts / frames, 2)}% of "
+                  f"{plural(frames, 'frame')}")
+    else:
+        detail = "no frames written: close contacts not counted"
+    if n_unfinished:
+        detail += f"; {plural(n_unfinished, 'condition')} unfinished"
+        tone = "missing" if n_unfinished == n else tone
+    return Cell(f"{n_all}/{n} conditions", verdict, tone, detail)
+
+
+def robustness_figure(table: pd.DataFrame, path: Path) -> Path:
+    """Survival on the (T, p) grid, one panel per potential (at most three in a row), close-contact
+    percentages in the cells."""
+    potentials = sorted(table["potential"].unique())
+    ncols = min(PANELS_PER_ROW, len(potentials))
+    nrows = math.ceil(len(potentials) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols + 0.8, 3.3 * nrows + 0.7), squeeze=False)
+    for ax in axes.flat[len(potentials):]:
+        ax.set_visible(False)
+    for ax, potential in zip(axes.flat, potentials):
+        mine = table[table["potential"] == potential]
+        temps = sorted(mine["temperature_K"].unique())
+        pressures = sorted(mine["pressure_Pa"].unique())
+        for _, row in mine.iterrows():
+            i, j = temps.index(row["temperature_K"]), pressures.index(row["pressure_Pa"])
+            ax.add_patch(plt.Rectangle((i - 0.5, j - 0.5), 1, 1, edgecolor="0.5",
+                                       facecolor=SURVIVAL_COLOURS.get(str(row["survival"]), "w")))
+            label = row.get("close_contact_label")
+            ax.text(i, j, label if isinstance(label, str) and label.strip() else "–", ha="center", va="center",
+                    fontsize=8)
+        ax.set_xlim(-0.5, len(temps) - 0.5)
+        ax.set_ylim(-0.5, len(pressures) - 0.5)
+        ax.set_xticks(range(len(temps)), [number(t) for t in temps], rotation=45, fontsize=8)
+        ax.set_yticks(range(len(pressures)), [number(p, 2) for p in pressures], fontsize=8)
+        ax.set_xlabel("T (K)")
+        ax.set_ylabel("p (Pa)")
+        ax.set_title(potential, fontsize=10)
+    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=c, edgecolor="0.5") for c in SURVIVAL_COLOURS.values()]
+    fig.legend(handles, list(SURVIVAL_WORDS.values()), loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.6 / (3.3 * nrows + 0.7), 1, 1))
+    return save(fig, path)
+
+
+def _list_words(value: object) -> str:
+    """'0.35;0.4' or 'lost_atoms;lost_atoms' as '0.35, 0.4' / 'lost atoms, lost atoms'."""
+    if is_missing(value) or not str(value).strip():
+        return "–"
+    parts = [p.replace("_", " ") for p in str(value).split(";") if p]
+    return ", ".join(number(float(p), 3) if _is_number(p) else p for p in parts)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def section(data: ReportData) -> Section | None:
+    table = data.table("robustness.csv")
+    if table is None or table.empty:
+        return None
+    figure = robustness_figure(table, data.out_dir / "robustness.png")
+    frame = table.copy()
+    frame["survived"] = [f"{number(r.n_survived)} of {number(r.n_repeats)}" for r in frame.itertuples()]
+    frame["survival_words"] = [SURVIVAL_WORDS.get(str(s), str(s)) for s in frame["survival"]]
+    if "pressure_GPa" not in frame.columns:
+        frame["pressure_GPa"] = frame["pressure_Pa"] / 1e9
+    for key in ("times_to_failure_ps", "failure_reasons"):
+        if key in frame.columns:
+            frame[key] = [_list_words(v) for v in frame[key]]
+    if "min_distance_A" in frame.columns:
+        frame["min_distance_A"] = [v if not is_missing(v) and math.isfinite(v) else None
+                                   for v in pd.to_numeric(frame["min_distance_A"], errors="coerce")]
+    columns = [Column("potential", "potential"), Column("temperature_K", "T (K)"), Column("pressure_GPa", "p (GPa)"),
+               Column("survived", "repeats survived"), Column("survival_words", "survival"),
+               Column("times_to_failure_ps", "failed at (ps)"), Column("failure_reasons", "failure reasons"),
+               Column("close_contact_label", "frames with a close contact"),
+               Column("n_frames", "frames"), Column("min_distance_A", "closest pair (Å)")]
+    potentials = sorted(table["potential"].unique())
+    n_runs = int(table["n_repeats"].sum())
+    caption = (f"Survival of the NPT runs on the temperature–pressure grid, one panel per potential "
+               f"({join_words(potentials)}; {plural(n_runs, 'run')}): dark green all repeats reached the full "
+               "length, pale green some, white none, grey unfinished. The number in each cell is the share of "
+               f"frames with a pair closer than {_threshold(table)} (– when no frame was written). "
+               "Source: robustness.csv.")
+    paragraphs = ["The paper's criteria: simulation survival (every repeat reaches the full length) and the number "
+                  f"of frames with an interatomic distance ≤ {_threshold(table)}, over a grid of temperatures and "
+                  "pressures far outside the conditions of use. Runs that fail here are the measurement, not a "
+                  "fault of the harness."]
+    return Section("robustness", "Task 4: robustness", paragraphs,
+                   [Figure(figure.name, caption, "Survival map of the robustness runs")],
+                   [curated_table(frame, columns, "One row per potential, temperature and pressure",
+                                  "robustness.csv")],
+                   [full_table(table, "robustness.csv")])
+
+
+TASK = TaskReport("robustness", "Task 4 · robustness", ("robustness",), cell, section)
