@@ -76,7 +76,8 @@ def problem_runs(data: ReportData) -> Table | None:
     rows = []
     for run in data.summary.get("failed_runs") or []:
         rows.append([str(run.get("run_id", "")), TASK_WORDS.get(str(run.get("task")), str(run.get("task", ""))),
-                     str(run.get("potential", "")), "failed", words_for_json(str(run.get("reason") or "unknown")),
+                     str(run.get("potential", "")), "failed",
+                     words_for_json(str(run.get("reason") or "unknown")).replace("_", " "),
                      number(run.get("time_ps"), 3), words_for_json(str(run.get("message") or "–"))])
     for run_id in data.summary.get("unfinished_runs") or []:
         rows.append([str(run_id), "–", "–", "not finished", "–", "–", "pending or running when analysed"])
@@ -101,8 +102,8 @@ def method_lines(summary: dict) -> list[str]:
         lines.append(f"Li jumps: site capture radius {number(options['capture_radius_A'])} Å.")
     if "coordination_cutoff_A" in options:
         lines.append(f"Melt-quench PS4 check: P–S cutoff {number(options['coordination_cutoff_A'])} Å.")
-    lines.append("Made by `harness report` from the campaign's results/ (written by `harness analyze`); "
-                 "methods and column meanings: docs/results.md.")
+    lines.append("Made by 'harness report' from the campaign's results/ (written by 'harness analyze'); "
+                 "methods and column meanings: docs/results.md of the harness.")
     return lines
 
 

@@ -12,4 +12,5 @@ if [ "${HARNESS_SKIP_MACE:-0}" != 1 ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-mace.txt
     nice -n 10 .venv/bin/harness build-lammps -j "$(nproc)"
 fi
+bash scripts/setup-browser.sh  # headless Chromium for tests/analysis/test_report_browser.py
 exec .venv/bin/python -m pytest -q "$@"

@@ -165,13 +165,23 @@ def number(value: object, digits: int = 3, missing: str = DASH) -> str:
 
 
 def plus_minus(value: object, error: object, digits: int = 2, unit: str = "") -> str:
-    """'23 ± 5 mS/cm': the value rounded to the error's first significant figures when there is an error."""
+    """'23.4 ± 2.3 mS/cm', '610 ± 370', '(7.1 ± 1.1) × 10⁻⁵': the error to ``digits`` significant figures and
+    the value rounded to the same decimal place; the value alone when there is no error."""
     if is_missing(value):
         return DASH
     suffix = f" {unit}" if unit else ""
-    if is_missing(error) or float(error) <= 0:  # type: ignore[arg-type]
+    x = float(value)  # type: ignore[arg-type]
+    if is_missing(error) or float(error) <= 0 or x == 0:  # type: ignore[arg-type]
         return f"{number(value, digits + 1)}{suffix}"
-    return f"{number(value, digits)} ± {number(error, 2)}{suffix}"
+    err = float(error)  # type: ignore[arg-type]
+    exponent = math.floor(math.log10(abs(x))) if (abs(x) < 1e-3 or abs(x) >= 1e6) else 0
+    x, err = x / 10.0 ** exponent, err / 10.0 ** exponent
+    decimals = digits - 1 - math.floor(math.log10(err))
+    shown = max(decimals, 0)
+    text = f"{round(x, decimals):.{shown}f} ± {round(err, decimals):.{shown}f}"
+    if exponent:
+        text = f"({text}) × 10{str(exponent).translate(_SUPERSCRIPT)}"
+    return text + suffix
 
 
 def cell_text(value: object, column: Column | None = None) -> str:
@@ -182,8 +192,10 @@ def cell_text(value: object, column: Column | None = None) -> str:
 
 def curated_table(frame: pd.DataFrame, columns: Sequence[Column], caption: str = "",
                   csv: str | None = None) -> Table:
-    """The columns a reader needs (only those the CSV has, in the given order), formatted."""
-    present = [c for c in columns if c.key in frame.columns]
+    """The columns a reader needs, in the given order, formatted: only those the CSV has, and only those
+    with at least one value (the full table keeps every column)."""
+    present = [c for c in columns if c.key in frame.columns
+               and not all(is_missing(v) or (isinstance(v, str) and not v.strip()) for v in frame[c.key])]
     rows = [[cell_text(row[c.key], c) for c in present] for _, row in frame.iterrows()]
     numeric = [pd.api.types.is_numeric_dtype(frame[c.key]) for c in present]
     return Table([c.header for c in present], rows, caption, csv, numeric)

@@ -99,11 +99,16 @@ def arrhenius_figure(summary: pd.DataFrame, runs: pd.DataFrame | None, path: Pat
                 ax.fill_between([x298 - 0.06, x298 + 0.06], low, high, color="0.8", zorder=0,
                                 label=f"accepted σ298 band ({row['literature_band']})")
                 band_drawn = True
-    ax.set_yscale("log")
+    if summary["d_cm2_per_s"].gt(0).any():
+        ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "no run gave a positive D(Li): nothing to plot\n(the tables below say why)",
+                ha="center", va="center", transform=ax.transAxes, color="0.35")
     ax.set_xlabel("1000 / T (1/K)")
     ax.set_ylabel("D(Li) (cm$^2$/s)")
     ax.grid(True, which="major", color="0.9")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return save(fig, path)
 

@@ -54,7 +54,8 @@ def forces_figure(frames: pd.DataFrame, path: Path) -> Path:
         twin = ax.twinx()
         twin.plot(first["frame"], first["temperature_K"], color="0.6", lw=1, ls="--", label="temperature")
         twin.set_ylabel("reference temperature (K, dashed)", color="0.4")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=min(4, len(potentials)),
+              frameon=False)
     fig.tight_layout()
     return save(fig, path)
 

@@ -121,7 +121,8 @@ def section(data: ReportData) -> Section | None:
     columns = [Column("potential", "potential"), Column("protocol", "protocol"), Column("structure", "structure"),
                Column("state", "state"), Column("natoms", "atoms"),
                Column("energy_per_atom_eV", "E (eV/atom)", 5), Column("E_f_meV_per_atom", "E_f (meV/atom)"),
-               Column("reference_E_f_meV_per_atom", f"{reference} E_f (meV/atom)"),
+               Column("reference_E_f_meV_per_atom",
+                      f"{reference} E_f (meV/atom)" if reference != "no reference" else "reference E_f (meV/atom)"),
                Column("error_meV_per_atom", "error (meV/atom)"), Column("note", "note")]
     return Section("formation", "Task 1: formation energies", paragraphs, figures,
                    [curated_table(table, columns, "One row per potential, protocol and structure", "formation.csv")],

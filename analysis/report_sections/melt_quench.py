@@ -36,7 +36,8 @@ def cell(data: ReportData, potential: str) -> Cell:
     tone = "good" if len(done) == len(runs) else "bad" if runs["state"].isin(["failed"]).any() else "missing"
     last = done.iloc[0] if len(done) else runs.iloc[0]
     if pd.isna(last["final_density_g_cm3"]):
-        return Cell("no frames", verdict, tone, "no frame to analyse")
+        message = last["message"] if isinstance(last["message"], str) and last["message"] else "no frame written"
+        return Cell("no value", verdict, tone, f"no frame analysed: {message}")
     fraction = last["final_p_s4_fraction"]
     detail = f"{number(100.0 * fraction, 3)}% of P in intact PS4 at the end" if pd.notna(fraction) else ""
     return Cell(f"{number(last['final_density_g_cm3'], 3)} g/cm³ at the end", verdict, tone, detail)

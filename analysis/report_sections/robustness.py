@@ -34,7 +34,6 @@ def cell(data: ReportData, potential: str) -> Cell:
     n_all, n = int((survival == "all").sum()), len(mine)
     n_unfinished = int((survival == "incomplete").sum())
     tone = "good" if n_all == n else "bad" if n_all == 0 else "mixed"
-    verdict = f"{n_all} of {plural(n, 'condition')} fully survived"
     frames = int(mine["n_frames"].fillna(0).sum()) if "n_frames" in mine.columns else 0
     contacts = int(mine["n_contact_frames"].fillna(0).sum()) if "n_contact_frames" in mine.columns else 0
     if frames:
@@ -45,7 +44,10 @@ def cell(data: ReportData, potential: str) -> Cell:
     if n_unfinished:
         detail += f"; {plural(n_unfinished, 'condition')} unfinished"
         tone = "missing" if n_unfinished == n else tone
-    return Cell(f"{n_all}/{n} conditions", verdict, tone, detail)
+    lost = n - n_all - n_unfinished
+    verdict = f"{plural(lost, 'condition')} lost a repeat" if lost else (
+        "every repeat survived" if not n_unfinished else "no finished condition lost a repeat")
+    return Cell(f"{n_all} of {plural(n, 'condition')} fully survived", verdict, tone, detail)
 
 
 def robustness_figure(table: pd.DataFrame, path: Path) -> Path:
@@ -54,7 +56,7 @@ def robustness_figure(table: pd.DataFrame, path: Path) -> Path:
     potentials = sorted(table["potential"].unique())
     ncols = min(PANELS_PER_ROW, len(potentials))
     nrows = math.ceil(len(potentials) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols + 0.8, 3.3 * nrows + 0.7), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols + 0.8, 3.3 * nrows + 0.7), squeeze=False)
     for ax in axes.flat[len(potentials):]:
         ax.set_visible(False)
     for ax, potential in zip(axes.flat, potentials):
@@ -67,7 +69,7 @@ def robustness_figure(table: pd.DataFrame, path: Path) -> Path:
                                        facecolor=SURVIVAL_COLOURS.get(str(row["survival"]), "w")))
             label = row.get("close_contact_label")
             ax.text(i, j, label if isinstance(label, str) and label.strip() else "–", ha="center", va="center",
-                    fontsize=8)
+                    fontsize=9, color="white" if str(row["survival"]) == "all" else "black")
         ax.set_xlim(-0.5, len(temps) - 0.5)
         ax.set_ylim(-0.5, len(pressures) - 0.5)
         ax.set_xticks(range(len(temps)), [number(t) for t in temps], rotation=45, fontsize=8)
@@ -76,8 +78,10 @@ def robustness_figure(table: pd.DataFrame, path: Path) -> Path:
         ax.set_ylabel("p (Pa)")
         ax.set_title(potential, fontsize=10)
     handles = [plt.Rectangle((0, 0), 1, 1, facecolor=c, edgecolor="0.5") for c in SURVIVAL_COLOURS.values()]
-    fig.legend(handles, list(SURVIVAL_WORDS.values()), loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.6 / (3.3 * nrows + 0.7), 1, 1))
+    legend_rows = 2 if ncols == 1 else 1
+    fig.legend(handles, list(SURVIVAL_WORDS.values()), loc="lower center", ncol=4 // legend_rows, fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.35 * legend_rows / (3.3 * nrows + 0.7), 1, 1))
     return save(fig, path)
 
 

@@ -12,7 +12,7 @@ from markupsafe import escape
 
 from analysis.pipeline import CONDUCTIVITY_COLUMNS, FORMATION_COLUMNS, ROBUSTNESS_COLUMNS, write_csv
 from analysis.report import runs_sentence, write_report
-from analysis.report_sections.common import number
+from analysis.report_sections.common import number, plus_minus
 
 EVIL = '<img src=x onerror="alert(1)">&co'
 BAND = {"literature_band": "crystal", "band_low_mS_per_cm": 4.0, "band_high_mS_per_cm": 84.0}
@@ -89,11 +89,11 @@ def _scorecard(page: str) -> str:
 def test_scorecard_gives_verdicts_against_the_band_and_words_for_missing_values(campaign):
     page = write_report(campaign).read_text()
     card = _scorecard(page)
-    assert "σ298 23 ± 2.3 mS/cm" in card and "inside the accepted band (4–84 mS/cm)" in card
+    assert "σ298 23.4 ± 2.3 mS/cm" in card and "inside the accepted band (4–84 mS/cm)" in card
     assert "above the accepted band" in card
     assert "no σ298: 0 of 1 temperature gave a positive D" in card
     assert card.count("no E_f: no P2S5 in the campaign") == 3
-    assert "1 of 2 conditions fully survived" in card and "close contacts (≤ 1 Å) in 4.3% of 70 frames" in card
+    assert "1 of 2 conditions fully survived" in card and "1 condition lost a repeat" in card and "close contacts (≤ 1 Å) in 4.3% of 70 frames" in card
     assert "0 of 1 condition fully survived" in card and "no frames written" in card
     assert "Not in this campaign: Task 2 · RMSE(F) and Melt-quench" in card
     text = _visible_text(page)
@@ -138,5 +138,20 @@ def test_number_text(value, digits, expected):
     assert number(value, digits) == expected
 
 
+@pytest.mark.parametrize("value, error, expected", [
+    (613.2, 370.0, "610 ± 370"), (23.4, 2.34, "23.4 ± 2.3"), (0.12, 0.024, "0.120 ± 0.024"),
+    (7.1e-5, 1.1e-5, "(7.1 ± 1.1) × 10⁻⁵"), (5.0, None, "5"), (float("nan"), 1.0, "–")])
+def test_value_with_error(value, error, expected):
+    assert plus_minus(value, error) == expected
+
+
 def test_missing_number_in_words():
     assert number(float("nan"), missing="no value") == "no value"
+
+
+def test_no_positive_diffusion_coefficient_still_gives_a_figure_and_words(campaign):
+    write_csv(campaign / "results" / "conductivity.csv", CONDUCTIVITY_COLUMNS, [
+        _simulated("inside-pot", 600.0, None), _arrhenius("inside-pot", None, "unknown", note="no fit")])
+    page = write_report(campaign).read_text()
+    assert (campaign / "report" / "arrhenius.png").stat().st_size > 1000
+    assert "no σ298: 0 of 1 temperature gave a positive D" in _scorecard(page)

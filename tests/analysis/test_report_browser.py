@@ -1,0 +1,204 @@
+"""The report of a tiny real campaign (two potentials, real LAMMPS, real MPI) opened in headless Chromium.
+
+At 1280 px the page must not scroll sideways, every image must load, the console must stay clean, the visible
+text must hold no None/nan and no raw JSON, and the scorecard must list every potential; over HTTP the CSV
+links must resolve; printing must give a PDF. Screenshots are kept (the paths are printed) and, when
+HARNESS_ARTIFACTS is set, copied there. Without Chromium the tests skip (bash scripts/setup-browser.sh
+installs it); with CI=true they fail instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from chromium_cdp import Chromium, find_chromium
+
+REPO = Path(__file__).resolve().parents[2]
+WIDTH = 1280
+CAMPAIGN = f"""
+[campaign]
+name = "browser-check"
+potentials = ["lips-snap", "toy-morse"]
+seed = 11
+restart_every_ps = 0.05
+thermo_every_ps = 0.01
+wall_time_s = 300
+
+[conductivity]
+supercell = [1, 1, 1]
+temperatures_K = [600, 800]
+duration_ps = 0.5
+equilibration_ps = 0.01
+repeats = 1
+dump_interval_ps = 0.01
+
+[robustness]
+natoms = 42
+temperatures_K = [1000]
+pressures_Pa = [1e6, "1 GPa"]
+duration_ps = 0.05
+repeats = 1
+dump_interval_ps = 0.01
+
+[melt_quench]
+supercell = [1, 1, 1]
+T_high_K = 900
+heating_rate_K_per_ps = 6000
+quench_rate_K_per_ps = 6000
+hold_ps = 0.02
+dump_interval_ps = 0.05
+
+[forces]
+reference = "{REPO / 'inputs' / 'reference' / 'li7p3s11_meltquench_chgnet.extxyz'}"
+
+[formation]
+structures = ["Li2S", "Li7P3S11"]
+"""
+# A run that fails for real (non-finite energy) so that the report has a failure to summarise.
+BLOW_UP = "variable huge equal exp(800)\nfix blowup all addforce v_huge 0.0 0.0\n"
+FAILING_RUN = "t4-robustness-toy-morse-T1000-p1e9-r1"
+
+
+def _chromium() -> str:
+    executable = find_chromium()
+    if executable is None:
+        why = "headless Chromium not found (bash scripts/setup-browser.sh installs Debian's chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{why}; CI=true: the browser test must run")
+        pytest.skip(why)
+    return executable
+
+
+def _harness(*args: str, mpi: int = 0) -> None:
+    command = [sys.executable, "-m", "harness", *args]
+    if mpi:
+        command = [str(Path(sys.executable).parent / "mpirun"), "-n", str(mpi), *command]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _inject(campaign: Path, run_id: str, commands: str) -> None:
+    """LAMMPS commands before the first `run` of a rendered input (fault injection)."""
+    path = campaign / "runs" / run_id / "in.lammps"
+    lines = path.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith("run ") or line.startswith('if "$(step)'))
+    lines[index:index] = commands.splitlines()
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    """render -> mpirun -n 2 launch -> analyze -> report of the two-potential campaign; report/index.html."""
+    folder = tmp_path_factory.mktemp("browser")
+    (folder / "campaign.toml").write_text(CAMPAIGN)
+    campaign = folder / "campaign"
+    _harness("render", str(folder / "campaign.toml"), "--out", str(campaign))
+    _inject(campaign, FAILING_RUN, BLOW_UP)
+    _harness("launch", str(campaign), "--progress-every", "0", mpi=2)
+    _harness("analyze", str(campaign))
+    _harness("report", str(campaign))
+    return campaign / "report" / "index.html"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Chromium(_chromium(), WIDTH) as chromium:
+        yield chromium
+
+
+def _keep(path: Path, capsys) -> None:
+    target = os.environ.get("HARNESS_ARTIFACTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        path = Path(shutil.copy(path, Path(target) / path.name))
+    with capsys.disabled():
+        print(f"\n[report browser test] artifact: {path}")
+
+
+VISIBLE_PROBLEMS = re.compile(r"\b(None|nan|NaN|null|undefined)\b|[{\[]\s*\"[^\"]*\"\s*:")
+
+
+def test_report_in_chromium_at_1280_px(report, browser, capsys):
+    browser.open(report.as_uri())
+    width = browser.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], f"the page scrolls sideways at {WIDTH} px: scrollWidth {width[0]} > {width[1]}"
+    images = browser.evaluate("[...document.images].map(i => [i.alt, i.complete && i.naturalWidth > 0])")
+    figures = list(report.parent.glob("*.png"))
+    assert len(images) == len(figures) >= 4 and all(ok for _, ok in images), images
+    assert browser.log.errors == [], browser.log.errors
+    outside = [u for u in browser.log.requests if not u.startswith(("file:", "data:", "about:"))]
+    assert outside == [], f"the page made network requests: {outside}"
+    text = browser.evaluate("document.body.innerText")
+    assert not VISIBLE_PROBLEMS.findall(text), VISIBLE_PROBLEMS.findall(text)[:5]
+    summary = json.loads((report.parents[1] / "results" / "summary.json").read_text())
+    listed = browser.evaluate("[...document.querySelectorAll('#scorecard tbody th')].map(e => e.innerText.trim())")
+    assert sorted(listed) == sorted(summary["potentials"]) == ["lips-snap", "toy-morse"]
+    # the scorecard comes first, and the failure is summarised in words with a link to its table
+    first = browser.evaluate("document.querySelector('main section').id")
+    assert first == "scorecard"
+    line = browser.evaluate("document.querySelector('#scorecard .runs-line').innerText")
+    assert "1 failed" in line and browser.evaluate("!!document.querySelector('#scorecard a[href=\"#runs\"]')")
+    assert FAILING_RUN in browser.evaluate("document.querySelector('#runs').innerText")
+    # wide tables scroll inside their own box, never the page
+    boxes = browser.evaluate("[...document.querySelectorAll('table')].map(t => "
+                             "[t.closest('.table-scroll') !== null, t.getBoundingClientRect().right])")
+    assert all(inside for inside, _ in boxes)
+    artifacts = report.parents[1] / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    _keep(browser.screenshot(artifacts / "report-1280.png"), capsys)
+    _keep(browser.screenshot(artifacts / "report-1280-full.png", full_page=True), capsys)
+
+
+def test_report_prints(report, browser, capsys):
+    browser.open(report.as_uri())
+    browser.page("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        hidden = browser.evaluate("getComputedStyle(document.querySelector('nav')).display")
+        (report.parents[1] / "artifacts").mkdir(exist_ok=True)
+        pdf = browser.pdf(report.parents[1] / "artifacts" / "report.pdf")
+    finally:
+        browser.page("Emulation.setEmulatedMedia", {"media": ""})
+    assert hidden == "none"
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 50_000
+    _keep(pdf, capsys)
+
+
+@pytest.fixture()
+def served(report):
+    """The report folder behind a local web server (as anyone would publish it)."""
+    handler = functools.partial(_QuietHandler, directory=str(report.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_report_from_a_web_server_with_working_csv_links(served, browser):
+    before = len(browser.log.errors)
+    browser.open(served)
+    assert browser.log.errors[before:] == []
+    assert browser.evaluate("[...document.images].every(i => i.naturalWidth > 0)")
+    links = browser.evaluate("[...new Set([...document.querySelectorAll('a.csv')].map(a => a.href))]")
+    assert any(link.endswith("/data/conductivity.csv") for link in links), links
+    status = browser.evaluate("Promise.all([...new Set([...document.querySelectorAll('a.csv')].map(a => a.href))]"
+                              ".map(h => fetch(h).then(r => [h, r.status])))")
+    assert all(code == 200 for _, code in status), status
