@@ -169,7 +169,7 @@ def plus_minus(value: object, error: object, digits: int = 2, unit: str = "") ->
     the value rounded to the same decimal place; the value alone when there is no error."""
     if is_missing(value):
         return DASH
-    suffix = f" {unit}" if unit else ""
+    suffix = f"\u00a0{unit}" if unit else ""
     x = float(value)  # type: ignore[arg-type]
     if is_missing(error) or float(error) <= 0 or x == 0:  # type: ignore[arg-type]
         return f"{number(value, digits + 1)}{suffix}"

@@ -35,7 +35,7 @@ def cell(data: ReportData, potential: str) -> Cell:
     detail = plural(frames, "frame")
     if "energy_rmse_meV_per_atom" in good.columns and good["energy_rmse_meV_per_atom"].notna().any():
         detail += f"; energy RMSE {number(good['energy_rmse_meV_per_atom'].mean())} meV/atom (offset removed)"
-    return Cell(f"RMSE(F) {number(good['force_rmse_eV_per_A'].mean(), 3)} eV/Å",
+    return Cell(f"RMSE(F) {number(good['force_rmse_eV_per_A'].mean(), 3)}\u00a0eV/Å",
                 f"against {reference_words(data)}", "info", detail)
 
 

@@ -51,7 +51,7 @@ def cell(data: ReportData, potential: str) -> Cell:
         value = entry.get("rmse_E_f_meV_per_atom")
         missing = list(entry.get("missing_end_points") or [])
         if value is not None:
-            parts.append(Cell(f"RMSE(E_f) {number(value, 3)} meV/atom", f"against {reference}", "info",
+            parts.append(Cell(f"RMSE(E_f) {number(value, 3)}\u00a0meV/atom", f"against {reference}", "info",
                               f"{plural(int(entry.get('n_structures', 0)), 'structure')}, "
                               f"{PROTOCOL_WORDS.get(protocol, protocol)}"))
         elif missing:

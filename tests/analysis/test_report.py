@@ -89,7 +89,7 @@ def _scorecard(page: str) -> str:
 def test_scorecard_gives_verdicts_against_the_band_and_words_for_missing_values(campaign):
     page = write_report(campaign).read_text()
     card = _scorecard(page)
-    assert "σ298 23.4 ± 2.3 mS/cm" in card and "inside the accepted band (4–84 mS/cm)" in card
+    assert "σ298 23.4 ± 2.3\u00a0mS/cm" in card and "inside the accepted band (4–84 mS/cm)" in card
     assert "above the accepted band" in card
     assert "no σ298: 0 of 1 temperature gave a positive D" in card
     assert card.count("no E_f: no P2S5 in the campaign") == 3
