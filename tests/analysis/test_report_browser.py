@@ -180,12 +180,16 @@ def test_report_in_chromium_at_1280_px(report, browser, capsys):
 def test_report_prints(report, browser, capsys):
     browser.open(report.as_uri())
     browser.page("Emulation.setEmulatedMedia", {"media": "print"})
+    browser.set_width(720)  # A4 less the print margins, at 96 px per inch
     try:
         hidden = browser.evaluate("getComputedStyle(document.querySelector('nav')).display")
+        width = browser.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         pdf = browser.pdf(_artifacts(report) / "report.pdf")
     finally:
         browser.page("Emulation.setEmulatedMedia", {"media": ""})
+        browser.set_width(WIDTH)
     assert hidden == "none"
+    assert width[0] <= width[1], f"the printed page is wider than A4: {width}"
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 50_000
     _keep(pdf, capsys)
 
