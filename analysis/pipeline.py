@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import arrhenius, formation
+from analysis import arrhenius, formation, snapshots
 from analysis.contacts import DEFAULT_THRESHOLD_A, iter_frame_contacts
 from analysis.errors import AnalysisError
 from analysis.forces import force_errors_from_files
@@ -97,6 +97,7 @@ class Options:
     formation_reference: Path | None = None
     capture_radius_A: float = DEFAULT_CAPTURE_RADIUS_A
     coordination_cutoff_A: float = DEFAULT_CUTOFF_A
+    snapshots: bool = True    # OVITO pictures of robustness and melt-quench frames (analysis/snapshots.py)
 
 
 @dataclass
@@ -532,12 +533,21 @@ def analyze_campaign(campaign_dir: Path, options: Options | None = None) -> list
         written.append(write_csv(results / "conductivity_runs.csv", CONDUCTIVITY_RUN_COLUMNS, run_rows))
         jump_rows.sort(key=lambda r: (r["potential"], r["temperature_K"], r["repeat"]))
         written.append(write_csv(results / "li_jumps.csv", LI_JUMPS_COLUMNS, jump_rows))
+    shots: list[snapshots.Shot] = []
     if "melt_quench" in by_task:
         rows = melt_quench_table(by_task["melt_quench"], options, summary)
         written.append(write_csv(results / "melt_quench.csv", MELT_QUENCH_COLUMNS, rows))
+        shots += snapshots.melt_quench_shots(by_task["melt_quench"], rows)
     if "robustness" in by_task:
         rows = robustness_table(by_task["robustness"], options, summary)
         written.append(write_csv(results / "robustness.csv", ROBUSTNESS_COLUMNS, rows))
+        shots = snapshots.robustness_shots(by_task["robustness"]) + shots
+    if options.snapshots and shots:
+        for old in (results / "snapshots").glob("*.png"):
+            old.unlink()
+        rows, notes = snapshots.write_snapshots(shots, results / "snapshots", {r.run_id: r.state for r in runs})
+        summary.notes.extend(notes)
+        written.append(write_csv(results / "snapshots.csv", snapshots.SNAPSHOT_COLUMNS, rows))
     formation_runs = by_task.get("relax", []) + by_task.get("single_point", [])
     if formation_runs:
         rows = formation_table(formation_runs, options, summary, campaign_dir)
@@ -563,7 +573,7 @@ def analyze_campaign(campaign_dir: Path, options: Options | None = None) -> list
         "options": {"fit_start_ps": options.fit_start_ps, "fit_end_ps": options.fit_end_ps,
                     "n_blocks": options.n_blocks, "threshold_A": options.threshold_A, "band": options.band,
                     "capture_radius_A": options.capture_radius_A,
-                    "coordination_cutoff_A": options.coordination_cutoff_A},
+                    "coordination_cutoff_A": options.coordination_cutoff_A, "snapshots": options.snapshots},
         **summary.data,
         "notes": summary.notes,
         "files": [p.name for p in written],

@@ -127,6 +127,18 @@ def _copy_tables(results_dir: Path, out: Path) -> list[str]:
     return names
 
 
+def _copy_snapshots(results_dir: Path, out: Path) -> None:
+    """results/snapshots/*.png -> report/snapshots/ (the page shows them by relative path)."""
+    target = out / "snapshots"
+    for old in target.glob("*.png"):
+        old.unlink()
+    pictures = sorted((results_dir / "snapshots").glob("*.png"))
+    if pictures:
+        target.mkdir(parents=True, exist_ok=True)
+    for path in pictures:
+        shutil.copyfile(path, target / path.name)
+
+
 def write_report(campaign_dir: Path) -> Path:
     """Write report/index.html, its PNGs and data/*.csv from results/ only; return the path of index.html."""
     campaign_dir = Path(campaign_dir)
@@ -140,6 +152,7 @@ def write_report(campaign_dir: Path) -> Path:
         raise AnalysisError(f"{summary_path} is not valid JSON: {error.msg} (line {error.lineno})") from None
     out = campaign_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
+    _copy_snapshots(results_dir, out)
     data = ReportData(results_dir, out, summary)
     present = [task for task in TASKS if task.present(data)]
     sections = [s for s in (task.section(data) for task in present) if s is not None]

@@ -69,6 +69,14 @@ class Figure:
 
 
 @dataclass
+class Gallery:
+    """Rendered snapshots side by side (files under snapshots/ beside index.html), each with a short label."""
+
+    caption: str
+    images: list[Figure] = field(default_factory=list)
+
+
+@dataclass
 class Section:
     """One task's part of the page. ``full`` tables are shown collapsed, each with a link to its CSV."""
 
@@ -79,6 +87,7 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     full: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    galleries: list[Gallery] = field(default_factory=list)
 
 
 @dataclass
@@ -104,6 +113,23 @@ class ReportData:
             path = self.results_dir / name
             self._tables[name] = pd.read_csv(path, na_values=[""]) if path.is_file() else None
         return self._tables[name]
+
+    def galleries(self, task: str, caption_of) -> list[Gallery]:
+        """One gallery per potential (and melt-quench run) from results/snapshots.csv; ``caption_of(rows)`` says
+        what the pictures show."""
+        table = self.table("snapshots.csv")
+        if table is None or table.empty:
+            return []
+        mine = table[table["task"] == task]
+        galleries = []
+        for key in sorted({(r.potential, r.run_id if task == "melt_quench" else "") for r in mine.itertuples()}):
+            rows = mine[(mine["potential"] == key[0]) & ((mine["run_id"] == key[1]) if key[1] else True)]
+            images = [Figure(f"snapshots/{r.file}", f"{r.label} (frame {r.frame}, step {r.step})",
+                             f"{r.potential}: {r.label}") for r in rows.itertuples()
+                      if (self.out_dir / "snapshots" / str(r.file)).is_file()]
+            if images:
+                galleries.append(Gallery(caption_of(rows), images))
+        return galleries
 
     def notes_matching(self, *words: str) -> list[str]:
         return [str(n) for n in self.summary.get("notes", []) if any(w in str(n) for w in words)]

@@ -94,9 +94,18 @@ def section(data: ReportData) -> Section | None:
     paragraphs = ["The melt-quench of Li7P3S11 (300 K → melt → 300 K) run with the potential under test: the "
                   "trajectory of the paper's Task 2, here also a check that the potential keeps the PS4 "
                   "tetrahedra and a sensible density. No pass mark in the paper."]
-    return Section("melt_quench", "Task 2 trajectory: melt-quench", paragraphs, figures,
-                   [curated_table(runs, columns, "One row per melt-quench run", "melt_quench.csv")],
-                   [full_table(table, "melt_quench.csv", "One row per frame of every melt-quench run")])
+    section = Section("melt_quench", "Task 2 trajectory: melt-quench", paragraphs, figures,
+                      [curated_table(runs, columns, "One row per melt-quench run", "melt_quench.csv")],
+                      [full_table(table, "melt_quench.csv", "One row per frame of every melt-quench run")])
+    section.galleries = data.galleries("melt_quench", _snapshot_caption)
+    return section
+
+
+def _snapshot_caption(rows: pd.DataFrame) -> str:
+    first = rows.iloc[0]
+    return (f"{first['potential']}, melt-quench run {first['run_id']}: the start, the melt (the last frame at the "
+            "high temperature) and the quenched frame. Rendered with OVITO's Tachyon ray tracer; atoms wrapped into "
+            "the cell, Li purple, P orange, S yellow. Source: snapshots.csv.")
 
 
 TASK = TaskReport("melt_quench", "Melt-quench (Task 2 trajectory)", ("melt_quench",), cell, section)

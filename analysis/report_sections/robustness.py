@@ -133,11 +133,24 @@ def section(data: ReportData) -> Section | None:
                   f"of frames with an interatomic distance ≤ {_threshold(table)}, over a grid of temperatures and "
                   "pressures far outside the conditions of use. Runs that fail here are the measurement, not a "
                   "fault of the harness."]
-    return Section("robustness", "Task 4: robustness", paragraphs,
-                   [Figure(figure.name, caption, "Survival map of the robustness runs")],
-                   [curated_table(frame, columns, "One row per potential, temperature and pressure",
-                                  "robustness.csv")],
-                   [full_table(table, "robustness.csv")])
+    section = Section("robustness", "Task 4: robustness", paragraphs,
+                      [Figure(figure.name, caption, "Survival map of the robustness runs")],
+                      [curated_table(frame, columns, "One row per potential, temperature and pressure",
+                                     "robustness.csv")],
+                      [full_table(table, "robustness.csv")])
+    section.galleries = data.galleries("robustness", _snapshot_caption)
+    return section
+
+
+def _snapshot_caption(rows: pd.DataFrame) -> str:
+    first = rows.iloc[0]
+    return (f"{first['potential']} at {number(first['temperature_K'])} K and {number(first['pressure_Pa'], 2)} Pa: "
+            "the relaxed random cell, the last frame of a run that survived and the last complete frame of one "
+            f"that failed ({join_words(sorted(set(rows['run_id'])))}). {SNAPSHOT_WORDS}")
+
+
+SNAPSHOT_WORDS = ("Rendered with OVITO's Tachyon ray tracer; atoms wrapped into the cell, Li purple, P orange, "
+                  "S yellow. Source: snapshots.csv.")
 
 
 TASK = TaskReport("robustness", "Task 4 · robustness", ("robustness",), cell, section)
