@@ -22,7 +22,7 @@ from harness import __version__
 from harness.campaign import Campaign, load_campaign
 from harness.errors import HarnessError
 from harness.paths import structures_dir, templates_dir
-from harness.potentials import Potential, load_potential, verify_files
+from harness.potentials import Potential, load_potential, sha256_of, verify_files
 from harness.runstate import read_status, write_json_atomic
 from harness.structures import (DEFAULT_MIN_DISTANCE_A, Structure, formula_counts, random_hard_sphere, read_cif,
                                 read_extxyz, supercell, write_lammps_data, write_rerun_dump)
@@ -398,7 +398,8 @@ def _write_campaign(target: Path, campaign: Campaign, potentials: list[Potential
         shutil.copy2(pot.source, folder / pot.source.name)
         for item in pot.files.values():
             destination = folder / item.path.name
-            if not destination.exists() or destination.stat().st_size != item.path.stat().st_size:
+            wanted = item.sha256 or sha256_of(item.path)   # verified against the file at load when given
+            if not destination.is_file() or sha256_of(destination) != wanted:
                 shutil.copy2(item.path, destination)
     for run in runs:
         run_dir = target / "runs" / run.run_id

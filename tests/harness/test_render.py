@@ -124,3 +124,27 @@ def test_slurm_script(tmp_path):
     assert "#SBATCH --ntasks=64" in script and "#SBATCH --time=02:00:00" in script
     assert "srun" in script and "-m harness launch" in script and "--ranks-per-run 4" in script
     assert os.access(tmp_path / "out" / "manifest.json", os.R_OK)
+
+
+def test_rerender_copies_a_changed_model_file_of_the_same_size(tmp_path):
+    """An edited model file with its new sha256 must reach the campaign on --force even when its size is unchanged
+    (issue 10: the copy used to be skipped when the sizes matched)."""
+    import hashlib
+    (tmp_path / "potentials").mkdir()
+    table = tmp_path / "potentials" / "model.table"
+
+    def write_potential(content: str) -> None:
+        table.write_text(content)
+        digest = hashlib.sha256(content.encode()).hexdigest()
+        (tmp_path / "potentials" / "filed.toml").write_text(
+            (REPO / "potentials" / "toy-morse.toml").read_text().replace('name = "toy-morse"', 'name = "filed"')
+            + f'[files.table]\npath = "model.table"\nsha256 = "{digest}"\n')
+
+    write_potential("coefficients 1.0\n")
+    campaign = write_campaign(tmp_path, '[campaign]\npotentials = ["filed"]\n[formation]\nstructures = ["Li2S"]\n')
+    render_campaign(campaign, tmp_path / "out")
+    copied = tmp_path / "out" / "potentials" / "filed" / "model.table"
+    assert copied.read_text() == "coefficients 1.0\n"
+    write_potential("coefficients 2.0\n")     # same size, other content and hash
+    render_campaign(campaign, tmp_path / "out", force=True)
+    assert copied.read_text() == "coefficients 2.0\n"
