@@ -145,6 +145,15 @@ def test_rerender_copies_a_changed_model_file_of_the_same_size(tmp_path):
     render_campaign(campaign, tmp_path / "out")
     copied = tmp_path / "out" / "potentials" / "filed" / "model.table"
     assert copied.read_text() == "coefficients 1.0\n"
+    run_dir = tmp_path / "out" / "runs" / "t1-relax-filed-Li2S"
+    status = json.loads((run_dir / "status.json").read_text())
+    (run_dir / "status.json").write_text(json.dumps({**status, "state": "done"}))   # as if it had run
+    (run_dir / "result.json").write_text("{}")
     write_potential("coefficients 2.0\n")     # same size, other content and hash
     render_campaign(campaign, tmp_path / "out", force=True)
     assert copied.read_text() == "coefficients 2.0\n"
+    # the run used the old model: it is pending again, its old output gone, and run.json names the new hash
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "pending"
+    assert not (run_dir / "result.json").exists()
+    digest = hashlib.sha256(b"coefficients 2.0\n").hexdigest()
+    assert json.loads((run_dir / "run.json").read_text())["potential_files"] == {"table": digest}
