@@ -241,11 +241,12 @@ def formula_counts(formula: str) -> dict[str, int]:
 
 
 def random_hard_sphere(formula: str, natoms: int, density_g_cm3: float, min_distance_a: dict[str, float],
-                       seed: int, max_attempts: int = 2000) -> Structure:
+                       seed: int, max_attempts: int = 2000, masses: dict[str, float] | None = None) -> Structure:
     """A random cubic cell of exact composition: atoms placed one by one at uniform random positions,
     rejecting any closer than the minimum distance for its species pair (periodic boundaries).
 
-    Like AIRSS buildcell with MINSEP; ``natoms`` must be a multiple of the formula unit.
+    Like AIRSS buildcell with MINSEP; ``natoms`` must be a multiple of the formula unit. ``masses`` (amu) for the
+    density: default the standard atomic weights of harness.elements.
     """
     unit = formula_counts(formula)
     per_unit = sum(unit.values())
@@ -255,7 +256,7 @@ def random_hard_sphere(formula: str, natoms: int, density_g_cm3: float, min_dist
         raise HarnessError(f"density_g_cm3 must be positive, got {density_g_cm3}")
     n_units = natoms // per_unit
     symbols = [s for s, n in unit.items() for _ in range(n * n_units)]
-    mass_g = sum(mass_amu(s) for s in symbols) / AVOGADRO_PER_MOL
+    mass_g = sum((masses or {}).get(s) or mass_amu(s) for s in symbols) / AVOGADRO_PER_MOL
     length = (mass_g / density_g_cm3 / CM_PER_ANGSTROM**3) ** (1.0 / 3.0)
     species = sorted(unit)
     dmin = {}
