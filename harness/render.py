@@ -20,6 +20,7 @@ import jinja2
 
 from harness import __version__
 from harness.campaign import Campaign, load_campaign
+from harness.elements import MASS_AMU
 from harness.errors import HarnessError
 from harness.paths import structures_dir, templates_dir
 from harness.potentials import Potential, load_potential, sha256_of, verify_files
@@ -150,7 +151,14 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
         task = campaign.tasks.get("robustness")
         if task:
             distances = {**DEFAULT_MIN_DISTANCE_A, **task.min_distance_A}
-            cell = random_hard_sphere(task.formula, task.natoms, task.density_g_cm3, distances, settings.seed)
+            uncovered = sorted(set(formula_counts(task.formula)) - set(pot.elements))
+            if uncovered:
+                raise HarnessError(f"campaign {campaign.source}: [robustness].formula {task.formula!r} has elements "
+                                   f"{uncovered} that potential {pot.name} does not cover (elements: {pot.elements})")
+            # the same cell for every potential: standard atomic weights, the potential's only where there are none
+            masses = {e: m for e, m in pot.masses.items() if e not in MASS_AMU}
+            cell = random_hard_sphere(task.formula, task.natoms, task.density_g_cm3, distances, settings.seed,
+                                      masses=masses)
             cell.name = f"random-{task.formula}"
             dt = _timestep(task, campaign, pot)
             steps = _md_steps(campaign, dt, task.dump_interval_ps)

@@ -157,3 +157,22 @@ def test_rerender_copies_a_changed_model_file_of_the_same_size(tmp_path):
     assert not (run_dir / "result.json").exists()
     digest = hashlib.sha256(b"coefficients 2.0\n").hexdigest()
     assert json.loads((run_dir / "run.json").read_text())["potential_files"] == {"table": digest}
+
+
+def test_robustness_formula_with_an_element_without_a_standard_weight(tmp_path):
+    """A random cell of an element harness has no standard weight for takes the potential's [masses]; elements the
+    potential lacks are one line, not a traceback."""
+    (tmp_path / "potentials").mkdir()
+    (tmp_path / "potentials" / "xe.toml").write_text(
+        'elements = ["Xe"]\npair_style = "lj/cut 8.0"\npair_coeff = ["1 1 0.02 4.0"]\n[masses]\nXe = 131.29\n')
+    text = ('[campaign]\npotentials = ["xe"]\n[robustness]\nformula = "Xe"\nnatoms = 8\ndensity_g_cm3 = 3.0\n'
+            'min_distance_A = { "Xe-Xe" = 3.0 }\ntemperatures_K = [100]\npressures_Pa = [1e6]\nrepeats = 1\n')
+    manifest = render_campaign(write_campaign(tmp_path, text), tmp_path / "out")
+    record = json.loads((tmp_path / "out" / manifest["runs"][0]["dir"] / "run.json").read_text())
+    assert record["counts"] == {"Xe": 8}
+    # 8 Xe atoms of 131.29 amu at 3.0 g/cm^3: a cube of (8 * 131.29 / 6.02214076e23 / 3.0)^(1/3) cm
+    assert abs(record["volume_A3"] - 8 * 131.29 / 6.02214076e23 / 3.0 * 1e24) < 1e-6
+    result = harness("render", str(write_campaign(tmp_path, text.replace('"Xe"\nnatoms', '"Kr"\nnatoms')
+                                                  .replace("Xe-Xe", "Kr-Kr"), "kr.toml")),
+                     "--out", str(tmp_path / "out-kr"))
+    assert result.returncode == 2 and "has elements ['Kr'] that potential xe does not cover" in result.stderr
