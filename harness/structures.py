@@ -391,8 +391,8 @@ def write_lammps_data(structure: Structure, path: Path, elements: list[str], mas
 # ----------------------------------------------------------------------------------- extended XYZ
 
 def read_extxyz(path: Path) -> list[Structure]:
-    """Frames of an extended XYZ file (Lattice, Properties with species and pos). The parsing is the analysis
-    package's reader; per-atom arrays such as ``forces`` and the comment's key=value pairs land in ``info``."""
+    """Frames of an extended XYZ file (Lattice, Properties with species and pos), read by the analysis package's
+    reader (ASE); ``forces`` (eV/Å), ``energy_eV`` and the comment's other key=value pairs land in ``info``."""
     from analysis.errors import AnalysisError
     from analysis.forces import read_extxyz as read_frames
     if not path.is_file():
@@ -405,16 +405,14 @@ def read_extxyz(path: Path) -> list[Structure]:
         raise HarnessError(f"reference file {path} has no frames")
     structures = []
     for index, frame in enumerate(frames):
-        lattice = frame.info.get("Lattice")
-        if lattice is None:
-            raise HarnessError(f"reference file {path}: frame {index} lacks Lattice=\"...\"")
-        cell = np.array([float(v) for v in lattice.split()]).reshape(3, 3)
-        info: dict[str, object] = {k: v for k, v in frame.info.items() if k not in ("Lattice", "Properties")}
+        if frame.cell_A is None:
+            raise HarnessError(f"reference file {path}: frame {index} lacks Lattice=\"...\" (three lattice vectors)")
+        info: dict[str, object] = dict(frame.info)
         if frame.forces_eV_per_A is not None:
             info["forces"] = frame.forces_eV_per_A
         if frame.energy_eV is not None:
             info["energy_eV"] = frame.energy_eV
-        structures.append(Structure(symbols=list(frame.species), cell=cell, positions=frame.positions_A,
+        structures.append(Structure(symbols=list(frame.species), cell=frame.cell_A, positions=frame.positions_A,
                                     name=f"{path.stem}#{index}", info=info))
     return structures
 

@@ -128,7 +128,9 @@ def test_extxyz_round_trip_to_rerun_dump(tmp_path):
     frames = read_extxyz(xyz)
     assert len(frames) == 2 and frames[0].symbols == ["Li", "S"]
     np.testing.assert_allclose(frames[0].info["forces"], [[0.1, 0, 0], [-0.1, 0, 0]])
-    assert frames[0].info["energy"] == "-1.5"
+    assert frames[0].info["energy_eV"] == -1.5
+    np.testing.assert_allclose(frames[0].cell, [[5, 0, 0], [1, 5, 0], [0, 0, 5]])
+    np.testing.assert_allclose(frames[1].positions, [[0, 0, 0], [2.5, 2.5, 2.5]])
     write_rerun_dump(frames, tmp_path / "ref.lammpstrj", ["Li", "P", "S"])
     text = (tmp_path / "ref.lammpstrj").read_text()
     assert text.count("ITEM: TIMESTEP") == 2 and "ITEM: BOX BOUNDS xy xz yz pp pp pp" in text
