@@ -229,7 +229,9 @@ def verify_files(potential: Potential) -> list[str]:
     problems = []
     for item in potential.files.values():
         if not item.path.is_file():
-            problems.append(f"potential {potential.name}: file {item.path} (files.{item.key}) does not exist")
+            problems.append(f"potential {potential.name} ({potential.source}): file {item.path} (files.{item.key}) "
+                            "does not exist")
         elif item.sha256 and sha256_of(item.path) != item.sha256:
-            problems.append(f"potential {potential.name}: sha256 of {item.path} does not match files.{item.key}.sha256")
+            problems.append(f"potential {potential.name} ({potential.source}): sha256 of {item.path} does not match "
+                            f"files.{item.key}.sha256")
     return problems

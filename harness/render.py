@@ -121,16 +121,19 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
     runs: list[PlannedRun] = []
     structure_cache: dict[str, Structure] = {}
 
-    def structure(name: str) -> Structure:
+    def structure(name: str, field: str) -> Structure:
         if name not in structure_cache:
-            path = find_structure(name, campaign_dir)
+            try:
+                path = find_structure(name, campaign_dir)
+            except HarnessError as exc:
+                raise HarnessError(f"campaign {campaign.source}: {field}: {exc}") from None
             structure_cache[name] = read_cif(path, name=structure_label(name))
         return structure_cache[name]
 
     for pot in potentials:
         task = campaign.tasks.get("conductivity")
         if task:
-            cell = supercell(structure(task.structure), task.supercell)
+            cell = supercell(structure(task.structure, "[conductivity].structure"), task.supercell)
             dt = _timestep(task, campaign, pot)
             steps = _md_steps(campaign, dt, task.dump_interval_ps)
             equil = steps_for(task.equilibration_ps, dt) if task.equilibration_ps > 0 else 0
@@ -182,7 +185,7 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
                                      "barostat_damping_ps": fs_to_ps(task.barostat_damping_fs)}))
         task = campaign.tasks.get("melt_quench")
         if task:
-            cell = supercell(structure(task.structure), task.supercell)
+            cell = supercell(structure(task.structure, "[melt_quench].structure"), task.supercell)
             dt = _timestep(task, campaign, pot)
             steps = _md_steps(campaign, dt, task.dump_interval_ps)
             span = task.T_high_K - task.T_low_K
@@ -225,9 +228,10 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
                 extra_files={"reference.lammpstrj": dump_text, "reference.extxyz": ref_path.read_text()}))
         task = campaign.tasks.get("formation")
         if task:
-            for kind, names in (("relax", task.structures), ("single_point", task.single_point)):
-                for name in names:
-                    crystal = structure(name)
+            for kind, field_name, names in (("relax", "structures", task.structures),
+                                            ("single_point", "single_point", task.single_point)):
+                for index, name in enumerate(names):
+                    crystal = structure(name, f"[formation].{field_name}[{index}]")
                     params = {"structure": crystal.name, "formula": _formula(crystal)}
                     if kind == "relax":
                         params["relax_box"] = bool(task.relax_box)
