@@ -80,3 +80,15 @@ def test_mace_parity_cells_exist_for_any_element_set(elements):
         assert distance > 0.6 * radii * (0.8 if cell is rattled else 1.0), (cell.name, distance)
     if set(elements) == {"Li", "P", "S"}:
         assert crystal.name == "Li7P3S11" and dense.natoms == 42
+
+
+def test_check_cell_for_an_element_without_a_standard_weight(tmp_path):
+    """`potentials check` builds its test cell with the potential's masses (Fe has no standard weight in
+    harness.elements: this used to be a KeyError traceback)."""
+    from harness.check import _test_cell
+    (tmp_path / "fe.toml").write_text('elements = ["Fe"]\npair_style = "lj/cut 5.0"\npair_coeff = ["1 1 0.1 2.3"]\n'
+                                      '[masses]\nFe = 55.845\n')
+    cell = _test_cell(load_potential(str(tmp_path / "fe.toml")))
+    assert cell.counts() == {"Fe": 8}
+    # 8 atoms of 55.845 amu at 2.0 g/cm^3
+    assert abs(cell.volume_a3 - 8 * 55.845 / 6.02214076e23 / 2.0 * 1e24) < 1e-6
