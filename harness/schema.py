@@ -16,17 +16,14 @@ import typing
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from ase.data import chemical_symbols
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, Strict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from harness.units import parse_pressure_pa
 
-# The chemical elements H..Og (IUPAC symbols); index = atomic number - 1.
-ELEMENT_SYMBOLS: tuple[str, ...] = tuple("""
-H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr Nb Mo
-Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl
-Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og
-""".split())
+# The chemical elements H..Og (ASE's table; its index 0 is the placeholder "X"); index = atomic number - 1.
+ELEMENT_SYMBOLS: tuple[str, ...] = tuple(chemical_symbols[1:])
 _ELEMENTS = frozenset(ELEMENT_SYMBOLS)
 
 
