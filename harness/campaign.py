@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, Strict, ValidationError, field_validator, model_validator
 
 from harness.errors import HarnessError
-from harness.schema import (Line, NonEmptyLine, StrictModel, check_element, error_line, fail, integer, name_pattern,
-                            number, pressure)
+from harness.schema import (NonEmptyLine, OptionalPathText, PathText, StrictModel, check_element, error_line, fail, integer,
+                            name_pattern, number, pressure)
 from harness.structures import DEFAULT_MIN_DISTANCE_A, formula_counts, pair_key
 
 # Ranges: physical limits where there are some, else generous bounds that still catch typos and overflows.
@@ -49,9 +49,9 @@ def _structure_ref(value: str) -> str:
     return value
 
 
-StructureRef = Annotated[NonEmptyLine, AfterValidator(_structure_ref)]
-FilePath = NonEmptyLine   # relative to the campaign file
-PotentialRef = NonEmptyLine
+StructureRef = Annotated[PathText, AfterValidator(_structure_ref)]
+FilePath = PathText        # relative to the campaign file
+PotentialRef = PathText    # a name of potentials/NAME.toml, or a path
 Supercell = Annotated[list[SupercellRepeat], Field(min_length=3, max_length=3)]
 Temperatures = Annotated[list[Temperature], Field(min_length=1)]
 
@@ -65,7 +65,7 @@ class CampaignSettings(StrictModel):
     restart_every_ps: Duration = 10.0     # checkpoint segments of MD runs: a restart file and a fresh LAMMPS set-up
     thermo_every_ps: Duration = 0.1       # progress / finite-value checks
     timestep_fs: Timestep | None = None   # None: each potential's suggested timestep
-    templates: Line = ""                  # a folder of templates that override the shipped ones (same names)
+    templates: OptionalPathText = ""      # a folder of templates that override the shipped ones (same names)
 
 
 class ConductivityTask(StrictModel):
@@ -181,7 +181,7 @@ class FormationTask(StrictModel):
     structures: list[StructureRef] = Field(default_factory=list)        # relaxed with the potential
     single_point: list[StructureRef] = Field(default_factory=list)      # evaluated as given
     relax_box: Annotated[bool, Strict()] = True
-    reference: Line = ""                                                # reference CSV for analysis (optional)
+    reference: OptionalPathText = ""                                    # reference CSV for analysis (optional)
 
     @model_validator(mode="after")
     def _something(self) -> FormationTask:

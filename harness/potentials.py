@@ -19,7 +19,8 @@ from pydantic import AfterValidator, Field, Strict, ValidationError, field_valid
 from harness.elements import MASS_AMU
 from harness.errors import HarnessError
 from harness.paths import potentials_dir
-from harness.schema import Element, Line, NonEmptyLine, StrictModel, error_line, fail, integer, name_pattern, number
+from harness.schema import (Element, Line, NonEmptyLine, PathText, StrictModel, error_line, fail, integer, name_pattern,
+                            number)
 
 
 @dataclass
@@ -93,7 +94,7 @@ def _sha256(value: str) -> str:
 
 
 class FileSpec(StrictModel):
-    path: NonEmptyLine = Field(description="relative to the potential file")
+    path: PathText = Field(description="relative to the potential file")
     sha256: Annotated[str, Strict(), AfterValidator(_sha256)] | None = None
 
 

@@ -243,7 +243,9 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
     ids = [r.run_id for r in runs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise HarnessError(f"two runs would share the id {duplicates[0]!r}: give potentials distinct names")
+        raise HarnessError(f"campaign {campaign.source}: two runs would share the id {duplicates[0]!r}: give "
+                           "potentials distinct names, and temperatures or pressures that differ in their first "
+                           "6 digits")
     return runs
 
 

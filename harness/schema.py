@@ -133,18 +133,32 @@ def check_element(value: str) -> str:
     return value
 
 
+NAME_MAX = 64   # names become folder names and parts of run ids (which add ~40 characters)
+
+
 def name_pattern(what: str) -> Callable[[str], str]:
-    """Names that become folder names and parts of run ids: letters, digits and . _ + - only."""
+    """Names that become folder names and parts of run ids: letters, digits and . _ + - only, at most 64."""
     def check(value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", value):
-            raise fail(f"{what} {value!r} may hold only letters, digits and . _ + - (it names folders and run ids)")
+            raise fail(f"{what} {show(value)} may hold only letters, digits and . _ + - (it names folders and run ids)")
+        if len(value) > NAME_MAX:
+            raise fail(f"{what} is {len(value)} characters long (at most {NAME_MAX})")
         return value
     return check
+
+
+def _path_text(value: str) -> str:
+    """A file or folder path the operating system can take: each part at most 255 bytes, all at most 4096."""
+    if len(value.encode()) > 4096 or any(len(part.encode()) > 255 for part in value.split("/")):
+        raise fail(f"path {show(value)} is too long for a file system (at most 255 bytes a part, 4096 in all)")
+    return value
 
 
 Line = Annotated[str, Strict(), AfterValidator(_line)]
 NonEmptyLine = Annotated[str, Strict(), AfterValidator(_line), AfterValidator(_nonempty)]
 Element = Annotated[str, Strict(), AfterValidator(check_element)]
+PathText = Annotated[str, Strict(), AfterValidator(_line), AfterValidator(_nonempty), AfterValidator(_path_text)]
+OptionalPathText = Annotated[str, Strict(), AfterValidator(_line), AfterValidator(lambda v: _path_text(v) if v else v)]
 
 
 # --------------------------------------------------------------------------------------- the one error line

@@ -33,8 +33,8 @@ from harness.cli import main
 from harness_testlib import REPO, harness
 
 CAMPAIGN_CASES = 820            # examples drawn; hypothesis repeats some, so distinct files are fewer:
-POTENTIAL_CASES = 460           # at least these many (together over 1000) are checked below
-DISTINCT_CAMPAIGNS = 650
+POTENTIAL_CASES = 480           # at least these many (together over 1000) are checked below
+DISTINCT_CAMPAIGNS = 640
 DISTINCT_POTENTIALS = 360
 SUBPROCESS_CASES = 20          # campaign and potential files together
 
@@ -101,7 +101,7 @@ REPEATS = Int(1, 1000)
 CAMPAIGN_FIELDS: dict[str, dict[str, Any]] = {
     "campaign": {"name": Kind("text"), "potentials": Kind("potentials"), "seed": Int(0, 2**63 - 1),
                  "wall_time_s": Num(0, 1e9), "restart_every_ps": DURATION, "thermo_every_ps": DURATION,
-                 "timestep_fs": TIMESTEP, "templates": Kind("text")},
+                 "timestep_fs": TIMESTEP, "templates": Kind("path")},
     "conductivity": {"structure": Kind("structure"), "supercell": Kind("supercell"),
                      "temperatures_K": Kind("temperatures"), "duration_ps": DURATION,
                      "equilibration_ps": Num(0, 1e6, inclusive=True), "repeats": REPEATS, "dump_interval_ps": DURATION,
@@ -117,7 +117,7 @@ CAMPAIGN_FIELDS: dict[str, dict[str, Any]] = {
                     "quench_rate_K_per_ps": RATE, "hold_ps": Num(0, 1e6, inclusive=True),
                     "pressure_Pa": Kind("pressure"), "dump_interval_ps": DURATION, "thermostat_damping_fs": DAMPING,
                     "barostat_damping_fs": DAMPING, "repeats": REPEATS, "timestep_fs": TIMESTEP},
-    "forces": {"reference": Kind("text")},
+    "forces": {"reference": Kind("path")},
     "formation": {"structures": Kind("structures"), "single_point": Kind("structures"), "relax_box": Kind("bool")},
 }
 CAMPAIGN_KEYS = [(section, key) for section, fields in CAMPAIGN_FIELDS.items() for key in fields]
@@ -239,15 +239,18 @@ def bad_value(kind: Any, good: Any) -> st.SearchStrategy[Any]:
     name = kind.name
     if name == "bool":
         return choice(st.integers(), st.sampled_from(["true", "yes", ""]), st.floats(), DATES)
-    if name in ("text", "line"):
+    if name in ("text", "line", "path"):
         control = st.sampled_from(["a\nb", "tab\there", "nul\x00", "bell\x07"])
+        if name == "path":
+            control = choice(control, st.just("r" * 300), st.just("d/" * 2100))   # too long for a file system
         return choice(not_text(), control, st.just("") if name == "line" else st.nothing())
     if name == "name":
-        return choice(not_text(), st.sampled_from(["", "a/b", "../x", " p", "p q", "-p", "p\n", "ä"]))
+        return choice(not_text(), st.sampled_from(["", "a/b", "../x", " p", "p q", "-p", "p\n", "ä", "p" * 65]))
     if name == "structure":
-        return choice(not_text(), st.sampled_from(["", "a/b", "../Li2S", "Li2S\n", "no such", "Nope"]))
+        return choice(not_text(), st.sampled_from(["", "a/b", "../Li2S", "Li2S\n", "no such", "Nope", "L" * 300,
+                                                    "x" * 300 + ".cif", "Li2S" * 17]))
     if name in ("structures", "potentials"):
-        element = choice(not_text(), st.sampled_from(["", "\t"]))
+        element = choice(not_text(), st.sampled_from(["", "\t", "n" * 256, "d/" + "f" * 300 + ".cif"]))
         empty = [st.just([])] if name == "potentials" else []
         return choice(not_text().filter(lambda v: not isinstance(v, list)), with_one_bad(list(good), element),
                          *empty)
@@ -303,7 +306,8 @@ def bad_value(kind: Any, good: Any) -> st.SearchStrategy[Any]:
             st.builds(lambda v: {"table": v}, not_text().filter(lambda v: not isinstance(v, dict))),
             st.just({"table": {"sha256": TABLE_SHA}}),
             st.builds(lambda v: {"table": {**spec, "sha256": v}}, bad_sha),
-            st.builds(lambda v: {"table": {**spec, "path": v}}, choice(not_text(), st.sampled_from(["", "nope.table"]))),
+            st.builds(lambda v: {"table": {**spec, "path": v}},
+                      choice(not_text(), st.sampled_from(["", "nope.table", "t" * 300, "t.table\n"]))),
             st.builds(lambda k: {k: spec}, st.sampled_from(["1x", "a-b", "a b", ""])),
             st.builds(lambda k: {"table": {**spec, k: 1}}, st.sampled_from(["sha", "md5", "size"])))
     if name == "accelerator":
@@ -363,7 +367,7 @@ def valid_campaign(draw: st.DrawFn) -> dict[str, Any]:
     data = json.loads(json.dumps(BASE_CAMPAIGN))
     data["campaign"].update(name=draw(SAFE_NAME), seed=draw(st.integers(0, 2**62)),
                             wall_time_s=draw(st.floats(1, 1e6)))
-    data["conductivity"]["temperatures_K"] = draw(st.lists(st.floats(100, 2000), min_size=1, max_size=3))
+    data["conductivity"]["temperatures_K"] = draw(st.lists(st.integers(100, 2000), min_size=1, max_size=3, unique=True))
     data["robustness"]["density_g_cm3"] = draw(st.floats(1.0, 2.5))
     return data
 
@@ -438,6 +442,7 @@ def _assert_one_line_nothing_written(code: int, stdout: str, stderr: str, folder
     lines = stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("harness: error: "), f"stderr for\n{shown}\n{stderr!r}"
     assert any(name in lines[0] for name in ("c.toml", "p.toml", "t.table")), f"names no file: {lines[0]}"
+    assert not any(word in lines[0] for word in ("function-", "Value error", "pydantic")), lines[0]   # no internals
     assert not stdout, stdout
     assert sorted(p.name for p in folder.iterdir()) == ["c.toml", "potentials"], "output left behind"
     assert sorted(p.name for p in (folder / "potentials").iterdir()) == ["p.toml", "t.table"]
