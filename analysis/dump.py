@@ -5,7 +5,9 @@ Lengths are in Å (LAMMPS ``units metal``), as written in the file. The reader:
 * makes one fast byte-level pass to index the frames (file offset and timestep of each),
 * keeps only the LAST occurrence of a timestep that appears more than once (a run resumed from a
   restart file rewrites the frames after the restart point), then
-* parses the kept frames one by one on demand, so memory holds one frame at a time.
+* parses the kept frames on demand in batches (pandas' C parser, one call per batch of frames), so memory
+  holds one batch at a time. That is the only parsing path; tests/analysis/test_analysis_reader_fast.py checks
+  it against a token-by-token reference parser.
 
 A final frame cut short (the writer crashed) raises :class:`AnalysisError` unless
 ``allow_truncated=True``, in which case it is dropped with a warning.
@@ -231,13 +233,11 @@ class DumpReader:
             return
         raise AnalysisError(f"truncated dump {self.path}: final frame at {where} is incomplete ({why})")
 
-    def _header(self, data: bytes, entry: FrameIndex, is_last: bool,
-                report: bool = True) -> tuple[int, Box, tuple[str, ...], bytes] | None:
+    def _header(self, data: bytes, entry: FrameIndex, is_last: bool) -> tuple[int, Box, tuple[str, ...], bytes] | None:
         """(natoms, box, column names, atom block) of a frame, or None when it is cut short (reported by
-        :meth:`_truncated` when ``report``)."""
+        :meth:`_truncated`)."""
         def cut(why: str) -> None:
-            if report:
-                self._truncated(entry, is_last, why)
+            self._truncated(entry, is_last, why)
 
         lines = data.split(b"\n", 9)
         if len(lines) < 10 or entry.timestep is None:
@@ -253,12 +253,7 @@ class DumpReader:
         except ValueError:
             cut(f"bad atom count {text[3]!r}")
             return None
-        try:
-            box = parse_box(text[4], text[5:8])
-        except AnalysisError:
-            if not report:
-                return None
-            raise
+        box = parse_box(text[4], text[5:8])
         return natoms, box, tuple(text[8].split()[2:]), lines[9]
 
     def _sorted_frame(self, entry: FrameIndex, natoms: int, box: Box, names: tuple[str, ...],
@@ -269,78 +264,58 @@ class DumpReader:
                 columns = {k: v[order] for k, v in columns.items()}
         return Frame(timestep=int(entry.timestep), natoms=natoms, box=box, columns=columns, column_names=names)
 
-    def _parse(self, data: bytes, entry: FrameIndex, is_last: bool) -> Frame | None:
-        """One frame, token by token (the reference parser; also the fallback of the block parser)."""
+    def _atom_block(self, data: bytes, entry: FrameIndex, is_last: bool) -> tuple[int, Box, tuple[str, ...], bytes] | None:
+        """The header and atom block of a frame whose block has exactly one complete line per atom; a frame cut
+        short is reported by :meth:`_truncated` (None when it is dropped), one with extra values is an error."""
         header = self._header(data, entry, is_last)
         if header is None:
             return None
         natoms, box, names, body = header
-        ncols = len(names)
-        tokens = body.split()
-        complete_lines = body.count(b"\n")
-        if len(tokens) != natoms * ncols or complete_lines < natoms or (natoms > 0 and not body.rstrip(b" ").endswith(b"\n")):
-            if len(tokens) > natoms * ncols:
-                raise AnalysisError(f"frame at timestep {entry.timestep} of {self.path} has more values "
-                                    f"than {natoms} atoms x {ncols} columns")
-            self._truncated(entry, is_last, f"{len(tokens)} of {natoms * ncols} values")
-            return None
-        wanted = names if self.columns is None else self.columns
-        columns: dict[str, np.ndarray] = {}
-        for name in wanted:
-            if name not in names:
-                continue
-            j = names.index(name)
-            values = tokens[j::ncols]
-            try:
-                if name in _STRING_COLUMNS:
-                    columns[name] = np.array([v.decode("ascii") for v in values])
-                elif name in _INT_COLUMNS:
-                    columns[name] = np.array(list(map(int, values)), dtype=np.int64)
-                else:
-                    columns[name] = np.array(list(map(float, values)), dtype=np.float64)
-            except ValueError:
-                raise AnalysisError(f"non-numeric value in column {name!r} at timestep {entry.timestep} "
-                                    f"of {self.path}") from None
-        ids = None
-        if "id" in names:
-            ids = columns["id"] if "id" in columns else np.array(list(map(int, tokens[names.index("id")::ncols])))
-        return self._sorted_frame(entry, natoms, box, names, columns, ids)
+        lines = body.count(b"\n")
+        whole_lines = lines == natoms and (natoms == 0 or body.endswith(b"\n"))
+        if whole_lines and body.count(b" ") == natoms * (len(names) - 1):
+            return header      # LAMMPS's own spacing: the count of values is right, no need to split
+        values = len(body.split())
+        if whole_lines and values == natoms * len(names):
+            return header
+        if values > natoms * len(names) or lines > natoms:
+            raise AnalysisError(f"frame at timestep {entry.timestep} of {self.path} has more values "
+                                f"than {natoms} atoms x {len(names)} columns")
+        self._truncated(entry, is_last, f"{values} of {natoms * len(names)} values")
+        return None
 
-    def _parse_block(self, chunks: list[bytes], entries: list[FrameIndex], last: int) -> Iterator[Frame]:
-        """Frames of a batch, in order. The atom blocks of all well-formed frames that share a column header
-        are parsed together by pandas' C parser (one call per batch); a frame whose block does not have
-        exactly one line per atom, or a batch that pandas refuses (non-numeric or missing values, 'nan'),
-        goes through :meth:`_parse`, which gives the same values or the same error."""
-        parsed: list[Frame | None] = [None] * len(chunks)
-        headers: list = [None] * len(chunks)
-        fast: list[int] = []
-        for k, (data, entry) in enumerate(zip(chunks, entries)):
-            header = self._header(data, entry, k == last, report=False)
-            if header is None:
-                continue
-            natoms, _, names, body = header
-            # one complete line per atom, nothing after the last one
-            if natoms > 0 and body.endswith(b"\n") and body.count(b"\n") == natoms and \
-                    (not fast or headers[fast[0]][2] == names):
-                headers[k] = header
-                fast.append(k)
-        if fast:
-            names = headers[fast[0]][2]
+    def _parse_batch(self, chunks: list[bytes], entries: list[FrameIndex], last: int) -> Iterator[Frame]:
+        """Frames of a batch, in order: the atom blocks of consecutive frames with the same columns are parsed
+        together by pandas' C parser (one call per run of frames), the one parsing path of this reader."""
+        blocks = [(entry, self._atom_block(data, entry, k == last)) for k, (data, entry) in enumerate(zip(chunks, entries))]
+        blocks = [(entry, block) for entry, block in blocks if block is not None]
+        start = 0
+        while start < len(blocks):
+            names = blocks[start][1][2]
+            stop = start + 1
+            while stop < len(blocks) and blocks[stop][1][2] == names:
+                stop += 1
+            run = blocks[start:stop]
             wanted = [n for n in (names if self.columns is None else self.columns) if n in names]
-            block = _read_block([headers[k][3] for k in fast], names, wanted + (["id"] if "id" in names and "id" not in wanted else []),
-                                sum(headers[k][0] for k in fast))
-            if block is not None:
-                start = 0
-                for k in fast:
-                    natoms, box, names_k, _ = headers[k]
-                    columns = {n: block[n][start:start + natoms] for n in wanted}
-                    ids = block["id"][start:start + natoms] if "id" in names_k else None
-                    parsed[k] = self._sorted_frame(entries[k], natoms, box, names_k, columns, ids)
-                    start += natoms
-        for k, (data, entry) in enumerate(zip(chunks, entries)):
-            frame = parsed[k] if parsed[k] is not None else self._parse(data, entry, k == last)
-            if frame is not None:
-                yield frame
+            parse = wanted + (["id"] if "id" in names and "id" not in wanted else [])
+            if len(set(names)) != len(names):
+                raise AnalysisError(f"dump {self.path} repeats a column name: {' '.join(names)}")
+            table = _read_block([block[3] for _, block in run], names, parse)
+            # a refused run: the frames before the bad one are yielded, then the bad frame and column are named
+            for entry, (natoms, box, _, body) in run:
+                if table is None:
+                    frame_table = _read_block([body], names, parse)
+                    if frame_table is None:
+                        bad = next((n for n in parse if _read_block([body], names, [n]) is None), "?")
+                        raise AnalysisError(f"non-numeric value in column {bad!r} at timestep {entry.timestep} "
+                                            f"of {self.path}")
+                    columns = {n: frame_table[n] for n in parse}
+                else:
+                    columns = {n: table[n][:natoms] for n in parse}
+                    table = {n: v[natoms:] for n, v in table.items()}
+                ids = columns["id"] if "id" in names else None
+                yield self._sorted_frame(entry, natoms, box, names, {n: columns[n] for n in wanted}, ids)
+            start = stop
 
     def __iter__(self) -> Iterator[Frame]:
         frames = self._frames
@@ -361,7 +336,7 @@ class DumpReader:
                 base = frames[i].offset
                 chunks = [span[e.offset - base:e.end - base] for e in frames[i:j]]
                 last = count - 1 - i if j == count else -1
-                for frame in self._parse_block(chunks, frames[i:j], last):
+                for frame in self._parse_batch(chunks, frames[i:j], last):
                     if self.columns is not None:
                         missing = [c for c in self.columns if c not in frame.column_names]
                         if missing:
@@ -371,41 +346,46 @@ class DumpReader:
                 i = j
 
 
-def _read_block(bodies: list[bytes], names: tuple[str, ...], wanted: list[str], nrows: int) -> dict[str, np.ndarray] | None:
-    """Columns ``wanted`` of the concatenated atom blocks, by pandas' C parser; None if it cannot (then the
-    caller parses token by token). 'nan' and other non-numbers make pandas fail, deliberately."""
+_NAN_TOKENS = ["nan", "-nan", "NaN", "-NaN", "NAN", "-NAN"]   # what printf writes for a NaN; inf parses as a number
+
+
+def _read_block(bodies: list[bytes], names: tuple[str, ...], wanted: list[str]) -> dict[str, np.ndarray] | None:
+    """Columns ``wanted`` of the concatenated atom blocks (one line per atom), by pandas' C parser; None if a line
+    has a missing, extra or non-numeric value ('nan' and 'inf' are numbers: a run that blew up wrote them)."""
     import pandas as pd
 
-    if len(set(names)) != len(names):
-        return None
     usecols = sorted(names.index(n) for n in wanted)
     dtypes = {}
     for j in usecols:
         name = names[j]
         dtypes[j] = object if name in _STRING_COLUMNS else (np.int64 if name in _INT_COLUMNS else np.float64)
     text = b"".join(bodies)
-    table = None
+    nrows = text.count(b"\n")
+    if nrows == 0:
+        return {names[j]: np.array([], dtype=str if dtypes[j] is object else dtypes[j]) for j in usecols}
     # single spaces (what LAMMPS writes) parse fastest; any other whitespace makes that fail, never misread
     for separator in (" ", r"\s+"):
         try:
-            table = pd.read_csv(io.BytesIO(text), sep=separator, header=None, names=list(range(len(names))),
-                                usecols=usecols, dtype=dtypes, na_filter=False, engine="c", skip_blank_lines=False)
-            break
-        except (ValueError, TypeError, OverflowError, pd.errors.ParserError):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")   # pandas warns (and drops data) on a line with an extra value
+                table = pd.read_csv(io.BytesIO(text), sep=separator, header=None, names=list(range(len(names))),
+                                    usecols=usecols or None, dtype=dtypes, engine="c", skip_blank_lines=False,
+                                    index_col=False, na_filter=True, keep_default_na=False, na_values=_NAN_TOKENS)
+        except (ValueError, TypeError, OverflowError, pd.errors.ParserError, pd.errors.ParserWarning):
             continue
-    if table is None:
-        return None
-    if len(table) != nrows:
-        return None
-    out = {}
-    for j in usecols:
-        values = table[j].to_numpy()
-        if names[j] in _STRING_COLUMNS:
-            values = values.astype(str)
-        elif values.dtype != dtypes[j]:
-            return None
-        out[names[j]] = values
-    return out
+        if len(table) != nrows:
+            continue
+        out = {}
+        for j in usecols:
+            values = table[j].to_numpy()
+            if names[j] in _STRING_COLUMNS:
+                values = values.astype(str)
+            elif values.dtype != dtypes[j]:
+                break
+            out[names[j]] = values
+        else:
+            return out
+    return None
 
 
 def read_columns(path: Path | str) -> tuple[str, ...]:

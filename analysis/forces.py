@@ -6,16 +6,16 @@ computed after fitting one constant offset per element (least squares over all f
 E_ref - E_pred ≈ sum_e n_e c_e), the paper's zero-shot correction; with a single composition the
 offsets collapse to one constant per atom, which least squares handles (minimum-norm solution).
 
-The extxyz reader is small and strict: per frame a count line, a comment line with ``key=value`` pairs
-(``Lattice="..."``, ``Properties=species:S:1:pos:R:3:forces:R:3``, an energy such as ``energy=-1.0``;
-optional per-frame labels ``temperature``/``T``/``temperature_K`` and ``phase``/``config_type``),
-then one line per atom.
+Extended XYZ files are read by ASE (``ase.io.read(..., format="extxyz")``): per frame a count line, a comment
+line with ``key=value`` pairs (``Lattice="..."``, ``Properties=species:S:1:pos:R:3:forces:R:3``, an energy such
+as ``energy=-1.0``; optional per-frame labels ``temperature``/``T``/``temperature_K`` and ``phase``/``config_type``),
+then one line per atom. What ASE reads is then checked: finite positions, forces and energies.
 """
 
 from __future__ import annotations
 
 import math
-import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,26 +29,30 @@ FORCE_PROPERTIES = ("forces", "REF_forces", "dft_forces", "DFT_forces", "force")
 TEMPERATURE_KEYS = ("temperature_K", "temperature", "T")
 PHASE_KEYS = ("phase", "config_type", "label")
 
-_PAIR = re.compile(r'(\w+)=("[^"]*"|\'[^\']*\'|\S+)')
+# what ASE's extxyz reader raises on malformed files (besides its XYZError)
+_XYZ_ERRORS = (ValueError, KeyError, IndexError, RuntimeError, AssertionError, AttributeError, TypeError,
+               StopIteration, UserWarning)
 
 
 @dataclass
 class XYZFrame:
-    """One extxyz frame: species (natoms,), positions and forces (natoms, 3), energy in eV (or None)."""
+    """One extxyz frame: species (natoms,), positions and forces (natoms, 3), energy in eV (or None), the cell
+    (rows a, b, c in Å; None without ``Lattice=``) and the other ``key=value`` pairs of the comment line."""
 
     species: list[str]
     positions_A: np.ndarray
     forces_eV_per_A: np.ndarray | None
     energy_eV: float | None
-    info: dict[str, str] = field(default_factory=dict)
+    info: dict[str, object] = field(default_factory=dict)
+    cell_A: np.ndarray | None = None
 
     @property
     def temperature_K(self) -> float | None:
         for key in TEMPERATURE_KEYS:
             if key in self.info:
                 try:
-                    return float(self.info[key])
-                except ValueError:
+                    return float(self.info[key])   # type: ignore[arg-type]
+                except (TypeError, ValueError):
                     return None
         return None
 
@@ -56,79 +60,54 @@ class XYZFrame:
     def phase(self) -> str | None:
         for key in PHASE_KEYS:
             if key in self.info:
-                return self.info[key]
+                return str(self.info[key])
         return None
 
 
-def parse_comment(line: str) -> dict[str, str]:
-    """``key=value`` pairs of an extxyz comment line (quotes removed)."""
-    info: dict[str, str] = {}
-    for key, value in _PAIR.findall(line):
-        if value[:1] in "\"'":
-            value = value[1:-1]
-        info[key] = value
-    return info
-
-
-def _properties(spec: str) -> list[tuple[str, str, int]]:
-    parts = spec.split(":")
-    if len(parts) % 3:
-        raise AnalysisError(f"bad extxyz Properties {spec!r}")
-    return [(parts[i], parts[i + 1], int(parts[i + 2])) for i in range(0, len(parts), 3)]
+def _finite(values: object, what: str, path: Path, index: int) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise AnalysisError(f"{path}: frame {index} has a non-numeric value in {what}") from None
+    if not np.all(np.isfinite(array)):
+        raise AnalysisError(f"{path}: frame {index} has non-finite values (nan or inf) in {what}")
+    return array
 
 
 def read_extxyz(path: Path | str) -> list[XYZFrame]:
     """All frames of an extxyz file (see module docstring)."""
+    import ase.io
+    from ase.io.extxyz import XYZError   # an OSError subclass: a malformed file, not an unreadable one
     path = Path(path)
     if not path.is_file():
         raise AnalysisError(f"extxyz file not found: {path}")
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            images = ase.io.read(path, index=":", format="extxyz")
+    except UnicodeDecodeError:
+        raise AnalysisError(f"{path}: not a text (extended XYZ) file") from None
+    except (XYZError, *_XYZ_ERRORS) as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise AnalysisError(f"{path}: cannot read it as extended XYZ ({type(exc).__name__}: {text[:160]})") from None
+    except OSError as exc:
+        raise AnalysisError(f"cannot read {path}: {exc.strerror}") from None
     frames: list[XYZFrame] = []
-    i = 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        try:
-            natoms = int(lines[i].split()[0])
-        except ValueError:
-            raise AnalysisError(f"{path}: line {i + 1} should hold an atom count, got {lines[i][:40]!r}") from None
-        if i + 2 + natoms > len(lines):
-            raise AnalysisError(f"{path}: frame {len(frames)} is truncated ({natoms} atoms announced)")
-        info = parse_comment(lines[i + 1])
-        props = _properties(info.get("Properties", "species:S:1:pos:R:3"))
-        names = [p[0] for p in props]
-        columns: dict[str, slice] = {}
-        start = 0
-        for name, _, width in props:
-            columns[name] = slice(start, start + width)
-            start += width
-        rows = [lines[i + 2 + k].split() for k in range(natoms)]
-        if any(len(r) != start for r in rows):
-            raise AnalysisError(f"{path}: frame {len(frames)} has atom lines with other than {start} values")
-        species_key = "species" if "species" in columns else names[0]
-        species = [r[columns[species_key].start] for r in rows]
-        if "pos" not in columns:
-            raise AnalysisError(f"{path}: frame {len(frames)} has no 'pos' property")
-        table = np.array(rows, dtype=object)
-        try:
-            positions = table[:, columns["pos"]].astype(float)
-            forces = None
-            for key in FORCE_PROPERTIES:
-                if key in columns:
-                    forces = table[:, columns[key]].astype(float)
-                    break
-            energy = None
-            for key in ENERGY_KEYS:
-                if key in info:
-                    energy = float(info[key])
-                    break
-        except ValueError as error:
-            raise AnalysisError(f"{path}: frame {len(frames)} has a non-numeric value ({error})") from None
-        frames.append(XYZFrame(species=species, positions_A=positions, forces_eV_per_A=forces,
-                               energy_eV=energy, info=info))
-        i += 2 + natoms
+    for index, atoms in enumerate(images):
+        results = dict(atoms.calc.results) if atoms.calc is not None else {}
+        forces = next((results[k] if k in results else atoms.arrays[k] for k in FORCE_PROPERTIES
+                       if k in results or k in atoms.arrays), None)
+        energy = next((results[k] if k in results else atoms.info[k] for k in ENERGY_KEYS
+                       if k in results or k in atoms.info), None)
+        if energy is not None and (isinstance(energy, (bool, str)) or not np.isscalar(energy)):
+            raise AnalysisError(f"{path}: frame {index} has a non-numeric energy {energy!r}")
+        frames.append(XYZFrame(
+            species=list(atoms.get_chemical_symbols()),
+            positions_A=_finite(atoms.positions, "positions", path, index),
+            forces_eV_per_A=None if forces is None else _finite(forces, "forces", path, index).reshape(-1, 3),
+            energy_eV=None if energy is None else float(_finite(energy, "the energy", path, index)),
+            info={k: v for k, v in atoms.info.items() if k not in ENERGY_KEYS},
+            cell_A=np.array(atoms.cell.array, dtype=float) if atoms.cell.rank == 3 else None))
     if not frames:
         raise AnalysisError(f"extxyz file has no frames: {path}")
     return frames

@@ -24,7 +24,7 @@ def _test_cell(potential: Potential) -> Structure:
     formula = "".join(potential.elements)
     return random_hard_sphere(formula, 8 * len(potential.elements), 2.0,
                               {f"{a}-{b}" if a <= b else f"{b}-{a}": 1.5 for a in potential.elements
-                               for b in potential.elements}, seed=1)
+                               for b in potential.elements}, seed=1, masses=potential.masses)
 
 
 def check_potential(potential: Potential, lmp: str | None = None) -> list[str]:

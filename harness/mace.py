@@ -275,29 +275,50 @@ class CellResult:
         return out
 
 
-def parity_cells(elements: list[str], seed: int = 7) -> list[Any]:
-    """Crystal, rattled + sheared crystal, dense random cell (all triclinic-capable), as Structures."""
-    from harness.render import find_structure
+def parity_cells(elements: list[str], seed: int = 7, masses: dict[str, float] | None = None) -> list[Any]:
+    """Crystal, rattled + sheared crystal, dense random cell (all triclinic-capable), as Structures, for any
+    element set. Li-P-S: the Li7P3S11 crystal and a dense 42-atom Li7P3S11 cell. Otherwise the "crystal" is a random
+    cell of every element at a typical solid's packing, and the dense cell is 30 % denser. Random cells hold
+    every element; sizes and minimum distances scale with the covalent radii (ASE), so that they exist for any
+    elements. ``masses`` (amu; default ASE's atomic masses) set the densities of the random cells."""
+    from ase.data import atomic_masses, atomic_numbers, covalent_radii
     import numpy as np
+    from harness.render import find_structure
     from harness.structures import Structure, random_hard_sphere, read_cif
+    from harness.units import AVOGADRO_PER_MOL, CM_PER_ANGSTROM
     rng = np.random.default_rng(seed)
-    if {"Li", "P", "S"} <= set(elements):
+    species = sorted(set(elements))
+    radius = {e: float(covalent_radii[atomic_numbers[e]]) for e in species}
+    mass = {e: (masses or {}).get(e) or float(atomic_masses[atomic_numbers[e]]) for e in species}
+
+    def pairs(fraction: float) -> dict[str, float]:
+        """Minimum distances: ``fraction`` of the sum of the covalent radii of each pair."""
+        return {f"{a}-{b}": fraction * (radius[a] + radius[b]) for a in species for b in species if a <= b}
+
+    def density_for(volume_per_radius3: float) -> float:
+        """g/cm^3 of the formula's atoms at ``volume_per_radius3`` * (mean covalent radius)^3 Å^3 per atom
+        (Li7P3S11 at its 1.87 g/cm^3: 14.5)."""
+        mean_radius = sum(radius[e] for e in species) / len(species)
+        mean_mass_g = sum(mass[e] for e in species) / len(species) / AVOGADRO_PER_MOL
+        return mean_mass_g / (volume_per_radius3 * mean_radius**3 * CM_PER_ANGSTROM**3)
+
+    if set(elements) == {"Li", "P", "S"}:
         crystal = read_cif(find_structure("Li7P3S11", Path.cwd()), name="Li7P3S11")
-        random_formula, random_atoms = "Li7P3S11", 42
+        dense = random_hard_sphere("Li7P3S11", 42, 2.6, {key: 1.6 for key in pairs(1.0)}, seed=seed)
+        dense.name = "dense-random-Li7P3S11"
     else:
-        random_formula, random_atoms = "".join(elements), 8 * len(elements)
-        crystal = random_hard_sphere(random_formula, random_atoms, 2.0, {}, seed=seed)
-        crystal.name = "random-" + random_formula
+        formula, natoms = "".join(species), 8 * len(species)
+        if {"Li", "P", "S"} <= set(elements):
+            crystal = read_cif(find_structure("Li7P3S11", Path.cwd()), name="Li7P3S11")
+        else:
+            crystal = random_hard_sphere(formula, natoms, density_for(14.5), pairs(0.8), seed=seed, masses=mass)
+            crystal.name = "random-" + formula
+        dense = random_hard_sphere(formula, natoms, density_for(14.5 / 1.3), pairs(0.7), seed=seed, masses=mass)
+        dense.name = f"dense-random-{formula}"
     strain = np.eye(3) + np.array([[0.01, 0.02, 0.0], [0.0, -0.01, 0.015], [0.01, 0.0, 0.005]])
     rattled = Structure(symbols=list(crystal.symbols), cell=crystal.cell @ strain,
                         positions=crystal.positions @ strain + rng.normal(0.0, 0.08, crystal.positions.shape),
                         name=f"{crystal.name}-rattled-sheared")
-    pairs = {}
-    for a in elements:
-        for b in elements:
-            pairs[f"{min(a, b)}-{max(a, b)}"] = 1.6
-    dense = random_hard_sphere(random_formula, random_atoms, 2.6, pairs, seed=seed)
-    dense.name = f"dense-random-{random_formula}"
     return [crystal, rattled, dense]
 
 
@@ -387,7 +408,7 @@ def parity_check(potential: Any, build: Any, h: float = 1e-4) -> tuple[bool, lis
     import numpy as np
     calculator = mace_calculator_for(potential)
     results: list[CellResult] = []
-    for cell in parity_cells(potential.elements):
+    for cell in parity_cells(potential.elements, masses=potential.masses):
         with tempfile.TemporaryDirectory(prefix="harness-parity-") as tmp:
             values, forces, positions, box = _run_lammps_cell(cell, potential, build, Path(tmp), h)
         energy, ase_forces, ase_stress = _ase_reference(cell, positions, box, calculator)

@@ -20,9 +20,10 @@ import jinja2
 
 from harness import __version__
 from harness.campaign import Campaign, load_campaign
+from harness.elements import MASS_AMU
 from harness.errors import HarnessError
 from harness.paths import structures_dir, templates_dir
-from harness.potentials import Potential, load_potential, verify_files
+from harness.potentials import Potential, load_potential, sha256_of, verify_files
 from harness.runstate import read_status, write_json_atomic
 from harness.structures import (DEFAULT_MIN_DISTANCE_A, Structure, formula_counts, random_hard_sphere, read_cif,
                                 read_extxyz, supercell, write_lammps_data, write_rerun_dump)
@@ -120,16 +121,19 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
     runs: list[PlannedRun] = []
     structure_cache: dict[str, Structure] = {}
 
-    def structure(name: str) -> Structure:
+    def structure(name: str, field: str) -> Structure:
         if name not in structure_cache:
-            path = find_structure(name, campaign_dir)
+            try:
+                path = find_structure(name, campaign_dir)
+            except HarnessError as exc:
+                raise HarnessError(f"campaign {campaign.source}: {field}: {exc}") from None
             structure_cache[name] = read_cif(path, name=structure_label(name))
         return structure_cache[name]
 
     for pot in potentials:
         task = campaign.tasks.get("conductivity")
         if task:
-            cell = supercell(structure(task.structure), task.supercell)
+            cell = supercell(structure(task.structure, "[conductivity].structure"), task.supercell)
             dt = _timestep(task, campaign, pot)
             steps = _md_steps(campaign, dt, task.dump_interval_ps)
             equil = steps_for(task.equilibration_ps, dt) if task.equilibration_ps > 0 else 0
@@ -150,7 +154,14 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
         task = campaign.tasks.get("robustness")
         if task:
             distances = {**DEFAULT_MIN_DISTANCE_A, **task.min_distance_A}
-            cell = random_hard_sphere(task.formula, task.natoms, task.density_g_cm3, distances, settings.seed)
+            uncovered = sorted(set(formula_counts(task.formula)) - set(pot.elements))
+            if uncovered:
+                raise HarnessError(f"campaign {campaign.source}: [robustness].formula {task.formula!r} has elements "
+                                   f"{uncovered} that potential {pot.name} does not cover (elements: {pot.elements})")
+            # the same cell for every potential: standard atomic weights, the potential's only where there are none
+            masses = {e: m for e, m in pot.masses.items() if e not in MASS_AMU}
+            cell = random_hard_sphere(task.formula, task.natoms, task.density_g_cm3, distances, settings.seed,
+                                      masses=masses)
             cell.name = f"random-{task.formula}"
             dt = _timestep(task, campaign, pot)
             steps = _md_steps(campaign, dt, task.dump_interval_ps)
@@ -174,7 +185,7 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
                                      "barostat_damping_ps": fs_to_ps(task.barostat_damping_fs)}))
         task = campaign.tasks.get("melt_quench")
         if task:
-            cell = supercell(structure(task.structure), task.supercell)
+            cell = supercell(structure(task.structure, "[melt_quench].structure"), task.supercell)
             dt = _timestep(task, campaign, pot)
             steps = _md_steps(campaign, dt, task.dump_interval_ps)
             span = task.T_high_K - task.T_low_K
@@ -217,9 +228,10 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
                 extra_files={"reference.lammpstrj": dump_text, "reference.extxyz": ref_path.read_text()}))
         task = campaign.tasks.get("formation")
         if task:
-            for kind, names in (("relax", task.structures), ("single_point", task.single_point)):
-                for name in names:
-                    crystal = structure(name)
+            for kind, field_name, names in (("relax", "structures", task.structures),
+                                            ("single_point", "single_point", task.single_point)):
+                for index, name in enumerate(names):
+                    crystal = structure(name, f"[formation].{field_name}[{index}]")
                     params = {"structure": crystal.name, "formula": _formula(crystal)}
                     if kind == "relax":
                         params["relax_box"] = bool(task.relax_box)
@@ -231,7 +243,9 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
     ids = [r.run_id for r in runs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise HarnessError(f"two runs would share the id {duplicates[0]!r}: give potentials distinct names")
+        raise HarnessError(f"campaign {campaign.source}: two runs would share the id {duplicates[0]!r}: give "
+                           "potentials distinct names, and temperatures or pressures that differ in their first "
+                           "6 digits")
     return runs
 
 
@@ -253,6 +267,8 @@ def render_run(run: PlannedRun, campaign: Campaign, environment: jinja2.Environm
         "structure": run.structure.name, "seed": seed, "repeat": _repeat_of(run.run_id),
         "params": run.params, "nsteps": run.nsteps, "wall_time_s": campaign.settings.wall_time_s,
         "volume_A3": run.structure.volume_a3,
+        # the model files' hashes: a changed model changes run.json, so --force re-runs what used the old one
+        "potential_files": {key: item.sha256 or sha256_of(item.path) for key, item in pot.files.items()},
     }
     context = {
         "run": run_record, "params": run.params, "potential": pot, "potential_lines": pot.pair_lines(file_paths),
@@ -398,7 +414,8 @@ def _write_campaign(target: Path, campaign: Campaign, potentials: list[Potential
         shutil.copy2(pot.source, folder / pot.source.name)
         for item in pot.files.values():
             destination = folder / item.path.name
-            if not destination.exists() or destination.stat().st_size != item.path.stat().st_size:
+            wanted = item.sha256 or sha256_of(item.path)   # verified against the file at load when given
+            if not destination.is_file() or sha256_of(destination) != wanted:
                 shutil.copy2(item.path, destination)
     for run in runs:
         run_dir = target / "runs" / run.run_id

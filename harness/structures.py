@@ -3,17 +3,25 @@ and write LAMMPS data files (restricted triclinic form). Lengths in Å, densitie
 
 from __future__ import annotations
 
+import io
 import math
 import re
-import shlex
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from harness.elements import mass_amu
 from harness.errors import HarnessError
+from harness.schema import ELEMENT_SYMBOLS
+
+if TYPE_CHECKING:
+    from ase.io.cif import CIFBlock
+
+_ELEMENTS = frozenset(ELEMENT_SYMBOLS)
 from harness.units import AVOGADRO_PER_MOL, CM_PER_ANGSTROM
 
 
@@ -47,120 +55,136 @@ class Structure:
 
 
 # ----------------------------------------------------------------------------------------------- CIF
+# ASE parses the CIF grammar (loops, quoting, values on the next line, ;-text fields, uncertainties) and the
+# symmetry (operations or a space-group symbol); harness checks every value it uses before using it.
 
-def _cif_number(text: str) -> float:
-    """CIF numbers may carry an uncertainty in parentheses: 1.234(5)."""
-    return float(re.sub(r"\(\d+\)$", "", text))
-
-
-def _parse_symop(op: str) -> tuple[np.ndarray, np.ndarray]:
-    """'x, y+1/2, -z' -> (rotation 3x3, translation 3) acting on fractional coordinates."""
-    rot = np.zeros((3, 3))
-    trans = np.zeros(3)
-    parts = op.replace(" ", "").lower().split(",")
-    if len(parts) != 3:
-        raise ValueError(op)
-    for row, expr in enumerate(parts):
-        for sign, term in re.findall(r"([+-]?)([^+-]+)", expr):
-            value = -1.0 if sign == "-" else 1.0
-            if term in "xyz":
-                rot[row, "xyz".index(term)] += value
-            elif "/" in term:
-                num, den = term.split("/")
-                trans[row] += value * float(num) / float(den)
-            else:
-                trans[row] += value * float(term)
-    return rot, trans
+_CIF_ERRORS = (ValueError, KeyError, IndexError, RuntimeError, AssertionError, AttributeError, TypeError,
+               ZeroDivisionError, StopIteration, UserWarning)   # what ASE's parser raises on malformed files
+_SYMOP_TERM = r"(?:[xyz]|\d+(?:\.\d*)?(?:/\d+)?|\.\d+)"
+_SYMOP_PART = re.compile(rf"[+-]?{_SYMOP_TERM}(?:[+-]{_SYMOP_TERM})*")
+_SYMOP_TAGS = ("_space_group_symop_operation_xyz", "_space_group_symop.operation_xyz", "_symmetry_equiv_pos_as_xyz")
 
 
-def read_cif(path: Path, name: str = "") -> Structure:
-    """Read the first data block of a CIF file (P1 or with explicit symmetry operations)."""
+def _library_error(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text[:160]}"
+
+
+def _cif_block(path: Path) -> CIFBlock:
+    """The first data block of a CIF file, parsed by ASE (its warnings are errors: nothing half-read)."""
+    from ase.io.cif import parse_cif
     try:
-        lines = path.read_text().splitlines()
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise HarnessError(f"cannot read structure file {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise HarnessError(f"structure file {path}: not a text (CIF) file") from None
-
-    def number(field: str, text: str) -> float:
-        try:
-            return _cif_number(text)
-        except ValueError:
-            raise HarnessError(f"structure file {path}: {field} {text!r} is not a number") from None
-
-    tags: dict[str, str] = {}
-    loops: list[tuple[list[str], list[list[str]]]] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i].strip()
-        if line.startswith("loop_"):
-            headers: list[str] = []
-            rows: list[list[str]] = []
-            i += 1
-            while i < len(lines) and lines[i].strip().startswith("_"):
-                headers.append(lines[i].strip().split()[0].lower())
-                i += 1
-            while i < len(lines):
-                row = lines[i].strip()
-                if not row or row.startswith(("_", "loop_", "data_", "#")):
-                    break
-                rows.append(shlex.split(row))
-                i += 1
-            loops.append((headers, rows))
-            continue
-        if line.startswith("_"):
-            key, _, value = line.partition(" ")
-            tags[key.lower()] = value.strip().strip("'\"")
-        i += 1
+    if "\x00" in text:
+        raise HarnessError(f"structure file {path}: not a text (CIF) file")
     try:
-        a, b, c = (number(f"_cell_length_{k}", tags[f"_cell_length_{k}"]) for k in "abc")
-        angles = [number(f"_cell_angle_{k}", tags[f"_cell_angle_{k}"]) for k in ("alpha", "beta", "gamma")]
-    except KeyError as exc:
-        raise HarnessError(f"structure file {path}: missing CIF field {exc.args[0]}") from None
-    if min(a, b, c) <= 0:
-        raise HarnessError(f"structure file {path}: cell lengths must be positive, got a={a:g} b={b:g} c={c:g} Å")
-    alpha, beta, gamma = (math.radians(x) for x in angles)
-    cell = cell_from_parameters(a, b, c, alpha, beta, gamma)
-    if not (0 < min(angles) and max(angles) < 180) or abs(np.linalg.det(cell)) < 1e-6 * a * b * c:
-        raise HarnessError(f"structure file {path}: cell angles {'/'.join(f'{x:g}' for x in angles)} degrees "
-                           "describe no cell with a volume")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            block = next(iter(parse_cif(io.StringIO(text))), None)
+    except _CIF_ERRORS as exc:
+        raise HarnessError(f"structure file {path}: cannot read it as CIF ({_library_error(exc)})") from None
+    if block is None:
+        raise HarnessError(f"structure file {path}: missing CIF field _cell_length_a (no data_ block)")
+    return block
 
-    ops = [(np.eye(3), np.zeros(3))]
-    atoms: list[tuple[str, np.ndarray]] = []
-    for headers, rows in loops:
-        symop_key = next((h for h in headers if h in ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz")), None)
-        if symop_key:
-            col = headers.index(symop_key)
+
+def _cif_float(tag: str, value: object, path: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise HarnessError(f"structure file {path}: {tag} {value!r} is not a number")
+    return float(value)
+
+
+def _cif_column(block: CIFBlock, tag: str) -> list[object] | None:
+    value = block.get(tag)
+    return None if value is None else (value if isinstance(value, list) else [value])
+
+
+def _cif_symmetry(block: CIFBlock, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """(rotations (n, 3, 3), translations (n, 3)) on fractional coordinates: the listed operations (each checked,
+    then parsed by ASE), else those of the space-group number or Hermann-Mauguin symbol (ASE), else P1."""
+    from ase.spacegroup import Spacegroup
+    from ase.spacegroup.spacegroup import SpacegroupError, parse_sitesym
+    for tag in _SYMOP_TAGS:
+        ops = _cif_column(block, tag)
+        if ops:
+            for op in ops:
+                parts = str(op).replace(" ", "").lower().split(",")
+                if len(parts) != 3 or not all(_SYMOP_PART.fullmatch(p) for p in parts):
+                    raise HarnessError(f"{where}: cannot read symmetry operation {str(op)!r} "
+                                       "(write e.g. 'x, y+1/2, -z')")
             try:
-                ops = [_parse_symop(r[col]) for r in rows]
-            except (ValueError, ZeroDivisionError, IndexError) as exc:
-                raise HarnessError(f"structure file {path}: cannot read symmetry operation {exc.args[0] if exc.args else ''!r}"
-                                   " (write e.g. 'x, y+1/2, -z')") from None
-        if "_atom_site_fract_x" in headers:
-            sym_col = headers.index("_atom_site_type_symbol") if "_atom_site_type_symbol" in headers else headers.index("_atom_site_label")
-            occ_col = headers.index("_atom_site_occupancy") if "_atom_site_occupancy" in headers else None
-            xyz_cols = [headers.index(f"_atom_site_fract_{k}") for k in "xyz"]
-            for r in rows:
-                symbol = re.match(r"[A-Z][a-z]?", r[sym_col])
-                if not symbol:
-                    raise HarnessError(f"structure file {path}: cannot read an element from {r[sym_col]!r}")
-                if len(r) != len(headers):
-                    raise HarnessError(f"structure file {path}: atom site line {' '.join(r)!r} has {len(r)} values "
-                                       f"for {len(headers)} columns")
-                if occ_col is not None and abs(number("_atom_site_occupancy", r[occ_col]) - 1.0) > 1e-6:
-                    raise HarnessError(f"structure file {path}: partial occupancy {r[occ_col]} on {r[sym_col]}; "
-                                       "choose an ordered configuration first")
-                atoms.append((symbol.group(0), np.array([number(headers[c], r[c]) for c in xyz_cols])))
-    if not atoms:
-        raise HarnessError(f"structure file {path}: no atoms (_atom_site_fract_x/y/z loop) found")
+                rotations, translations = parse_sitesym([str(op) for op in ops])
+            except _CIF_ERRORS as exc:
+                raise HarnessError(f"{where}: cannot read symmetry operations ({_library_error(exc)})") from None
+            return np.asarray(rotations, dtype=float), np.asarray(translations, dtype=float)
+    number = next((block[t] for t in ("_space_group_it_number", "_space_group.it_number", "_symmetry_int_tables_number")
+                   if t in block), None)
+    symbol = next((block[t] for t in ("_space_group_name_h-m_alt", "_symmetry_space_group_name_h-m") if t in block), None)
+    if number is None and symbol is None:
+        return np.eye(3)[None], np.zeros((1, 3))
+    try:
+        rotations, translations = Spacegroup(int(number) if number is not None else str(symbol)).get_op()
+    except (*_CIF_ERRORS, SpacegroupError) as exc:
+        raise HarnessError(f"{where}: unknown space group {number if number is not None else symbol!r} "
+                           f"({_library_error(exc)})") from None
+    return np.asarray(rotations, dtype=float), np.asarray(translations, dtype=float)
+
+
+def read_cif(path: Path, name: str = "") -> Structure:
+    """Read the first data block of a CIF file (P1, explicit symmetry operations, or a space-group symbol)."""
+    from ase.cell import Cell
+    block = _cif_block(path)
+    where = f"structure file {path}"
+    lengths, angles = [], []
+    for tag in block.cell_tags:
+        if tag not in block:
+            raise HarnessError(f"{where}: missing CIF field {tag}")
+        (lengths if "length" in tag else angles).append(_cif_float(tag, block[tag], path))
+    a, b, c = lengths
+    if min(a, b, c) <= 0:
+        raise HarnessError(f"{where}: cell lengths must be positive, got a={a:g} b={b:g} c={c:g} Å")
+    if not (0 < min(angles) and max(angles) < 180):
+        raise HarnessError(f"{where}: cell angles {'/'.join(f'{x:g}' for x in angles)} degrees describe no cell "
+                           "with a volume")
+    alpha, beta, gamma = (math.radians(x) for x in angles)
+    squared = 1 - math.cos(alpha)**2 - math.cos(beta)**2 - math.cos(gamma)**2 \
+        + 2 * math.cos(alpha) * math.cos(beta) * math.cos(gamma)
+    if squared < 1e-12:
+        raise HarnessError(f"{where}: cell angles {'/'.join(f'{x:g}' for x in angles)} degrees describe no cell "
+                           "with a volume")
+    cell = np.array(Cell.new([a, b, c, *angles]))
+
+    xyz = [_cif_column(block, f"_atom_site_fract_{k}") for k in "xyz"]
+    labels = _cif_column(block, "_atom_site_type_symbol") or _cif_column(block, "_atom_site_label")
+    if any(column is None for column in xyz) or labels is None:
+        raise HarnessError(f"{where}: no atoms (_atom_site_fract_x/y/z loop) found")
+    occupancies = _cif_column(block, "_atom_site_occupancy")
+    site_labels = _cif_column(block, "_atom_site_label") or labels
+    sites: list[tuple[str, np.ndarray]] = []
+    for k, label in enumerate(labels):
+        symbol = re.match(r"[A-Z][a-z]?", str(label))
+        if not symbol or symbol.group(0) not in _ELEMENTS:
+            raise HarnessError(f"{where}: cannot read an element from {str(label)!r}")
+        if occupancies is not None:
+            occupancy = _cif_float("_atom_site_occupancy", occupancies[k], path)
+            if abs(occupancy - 1.0) > 1e-6:
+                raise HarnessError(f"{where}: partial occupancy {occupancies[k]} on {site_labels[k]}; "
+                                   "choose an ordered configuration first")
+        frac = np.array([_cif_float(f"_atom_site_fract_{axis}", column[k], path)
+                         for axis, column in zip("xyz", xyz)])
+        sites.append((symbol.group(0), frac))
+    rotations, translations = _cif_symmetry(block, where)
     symbols: list[str] = []
     fracs: list[np.ndarray] = []
-    for symbol, frac in atoms:
-        for rot, trans in ops:
-            new = (rot @ frac + trans) % 1.0
-            duplicate = any(
-                s == symbol and np.all(np.abs(((f - new) + 0.5) % 1.0 - 0.5) < 1e-4) for s, f in zip(symbols, fracs)
-            )
+    for symbol, frac in sites:
+        for new in (rotations @ frac + translations) % 1.0:
+            # the same site listed twice, or produced by two operations: kept once (other species: an error below)
+            duplicate = any(s == symbol and np.all(np.abs(((f - new) + 0.5) % 1.0 - 0.5) < 1e-4)
+                            for s, f in zip(symbols, fracs))
             if not duplicate:
                 symbols.append(symbol)
                 fracs.append(new)
@@ -169,7 +193,7 @@ def read_cif(path: Path, name: str = "") -> Structure:
     pair = closest_pair(structure)
     if pair is not None and pair[2] < MIN_CIF_DISTANCE_A:
         i, j, distance = pair
-        raise HarnessError(f"structure file {path}: atoms {i + 1} ({symbols[i]}) and {j + 1} ({symbols[j]}) are "
+        raise HarnessError(f"{where}: atoms {i + 1} ({symbols[i]}) and {j + 1} ({symbols[j]}) are "
                            f"{distance:.3f} Å apart (< {MIN_CIF_DISTANCE_A} Å): duplicated or misplaced sites")
     return structure
 
@@ -196,14 +220,6 @@ def closest_pair(structure: Structure) -> tuple[int, int, float] | None:
         if distances[j] < best[2]:
             best = (i, i + 1 + j, float(distances[j]))
     return best
-
-
-def cell_from_parameters(a: float, b: float, c: float, alpha: float, beta: float, gamma: float) -> np.ndarray:
-    """Lattice vectors (rows) from lengths (Å) and angles (radians), a along x, b in the xy plane."""
-    cx = c * math.cos(beta)
-    cy = c * (math.cos(alpha) - math.cos(beta) * math.cos(gamma)) / math.sin(gamma)
-    cz = math.sqrt(max(c * c - cx * cx - cy * cy, 0.0))
-    return np.array([[a, 0.0, 0.0], [b * math.cos(gamma), b * math.sin(gamma), 0.0], [cx, cy, cz]])
 
 
 def supercell(structure: Structure, repeats: tuple[int, int, int] | list[int]) -> Structure:
@@ -241,11 +257,12 @@ def formula_counts(formula: str) -> dict[str, int]:
 
 
 def random_hard_sphere(formula: str, natoms: int, density_g_cm3: float, min_distance_a: dict[str, float],
-                       seed: int, max_attempts: int = 2000) -> Structure:
+                       seed: int, max_attempts: int = 2000, masses: dict[str, float] | None = None) -> Structure:
     """A random cubic cell of exact composition: atoms placed one by one at uniform random positions,
     rejecting any closer than the minimum distance for its species pair (periodic boundaries).
 
-    Like AIRSS buildcell with MINSEP; ``natoms`` must be a multiple of the formula unit.
+    Like AIRSS buildcell with MINSEP; ``natoms`` must be a multiple of the formula unit. ``masses`` (amu) for the
+    density: default the standard atomic weights of harness.elements.
     """
     unit = formula_counts(formula)
     per_unit = sum(unit.values())
@@ -255,7 +272,7 @@ def random_hard_sphere(formula: str, natoms: int, density_g_cm3: float, min_dist
         raise HarnessError(f"density_g_cm3 must be positive, got {density_g_cm3}")
     n_units = natoms // per_unit
     symbols = [s for s, n in unit.items() for _ in range(n * n_units)]
-    mass_g = sum(mass_amu(s) for s in symbols) / AVOGADRO_PER_MOL
+    mass_g = sum((masses or {}).get(s) or mass_amu(s) for s in symbols) / AVOGADRO_PER_MOL
     length = (mass_g / density_g_cm3 / CM_PER_ANGSTROM**3) ** (1.0 / 3.0)
     species = sorted(unit)
     dmin = {}
@@ -374,8 +391,8 @@ def write_lammps_data(structure: Structure, path: Path, elements: list[str], mas
 # ----------------------------------------------------------------------------------- extended XYZ
 
 def read_extxyz(path: Path) -> list[Structure]:
-    """Frames of an extended XYZ file (Lattice, Properties with species and pos). The parsing is the analysis
-    package's reader; per-atom arrays such as ``forces`` and the comment's key=value pairs land in ``info``."""
+    """Frames of an extended XYZ file (Lattice, Properties with species and pos), read by the analysis package's
+    reader (ASE); ``forces`` (eV/Å), ``energy_eV`` and the comment's other key=value pairs land in ``info``."""
     from analysis.errors import AnalysisError
     from analysis.forces import read_extxyz as read_frames
     if not path.is_file():
@@ -388,16 +405,14 @@ def read_extxyz(path: Path) -> list[Structure]:
         raise HarnessError(f"reference file {path} has no frames")
     structures = []
     for index, frame in enumerate(frames):
-        lattice = frame.info.get("Lattice")
-        if lattice is None:
-            raise HarnessError(f"reference file {path}: frame {index} lacks Lattice=\"...\"")
-        cell = np.array([float(v) for v in lattice.split()]).reshape(3, 3)
-        info: dict[str, object] = {k: v for k, v in frame.info.items() if k not in ("Lattice", "Properties")}
+        if frame.cell_A is None:
+            raise HarnessError(f"reference file {path}: frame {index} lacks Lattice=\"...\" (three lattice vectors)")
+        info: dict[str, object] = dict(frame.info)
         if frame.forces_eV_per_A is not None:
             info["forces"] = frame.forces_eV_per_A
         if frame.energy_eV is not None:
             info["energy_eV"] = frame.energy_eV
-        structures.append(Structure(symbols=list(frame.species), cell=cell, positions=frame.positions_A,
+        structures.append(Structure(symbols=list(frame.species), cell=frame.cell_A, positions=frame.positions_A,
                                     name=f"{path.stem}#{index}", info=info))
     return structures
 

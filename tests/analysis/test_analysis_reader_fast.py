@@ -1,5 +1,6 @@
-"""The block (pandas) parser of the dump reader against the token-by-token reference parser, and the
-frame-to-frame minimum-distance tracker against brute force."""
+"""The dump reader's one parsing path (pandas, in batches) against a token-by-token reference parser kept here
+as the oracle, its errors on malformed frames, and the frame-to-frame minimum-distance tracker against brute
+force."""
 
 from __future__ import annotations
 
@@ -16,14 +17,40 @@ from analysis.errors import AnalysisError
 from analysis_testdata import TRICLINIC, frame_text
 
 
+def _parse_tokens(reader, data, entry, is_last):
+    """The token-by-token reference parser (the reader's former slow path), kept here as the oracle."""
+    header = reader._header(data, entry, is_last)
+    if header is None:
+        return None
+    natoms, box, names, body = header
+    ncols = len(names)
+    tokens = body.split()
+    if len(tokens) != natoms * ncols or body.count(b"\n") < natoms:
+        return None
+    wanted = names if reader.columns is None else reader.columns
+    columns = {}
+    for name in wanted:
+        if name not in names:
+            continue
+        values = tokens[names.index(name)::ncols]
+        if name in dump_module._STRING_COLUMNS:
+            columns[name] = np.array([v.decode("ascii") for v in values])
+        elif name in dump_module._INT_COLUMNS:
+            columns[name] = np.array(list(map(int, values)), dtype=np.int64)
+        else:
+            columns[name] = np.array(list(map(float, values)), dtype=np.float64)
+    ids = np.array(list(map(int, tokens[names.index("id")::ncols]))) if "id" in names else None
+    return reader._sorted_frame(entry, natoms, box, names, columns, ids)
+
+
 def _reference_frames(path, columns=None):
-    """Every frame through DumpReader._parse alone (no block parsing)."""
+    """Every frame through the token-by-token oracle."""
     reader = DumpReader(path, columns=columns)
     out = []
     with open(path, "rb") as handle:
         for k, entry in enumerate(reader._frames):
             handle.seek(entry.offset)
-            frame = reader._parse(handle.read(entry.end - entry.offset), entry, k == len(reader._frames) - 1)
+            frame = _parse_tokens(reader, handle.read(entry.end - entry.offset), entry, k == len(reader._frames) - 1)
             if frame is not None:
                 out.append(frame)
     return out
@@ -53,11 +80,7 @@ def test_block_parser_equals_reference(tmp_path, monkeypatch, columns):
     monkeypatch.setattr(dump_module, "_BATCH_BYTES", 3000)  # several batches of several frames
     path = _write(tmp_path / "t.lammpstrj", 12, 17, seed=1)
     slow = _reference_frames(path, columns)
-    calls = []
-    reference = DumpReader._parse
-    monkeypatch.setattr(DumpReader, "_parse", lambda self, *a: calls.append(1) or reference(self, *a))
     fast = list(DumpReader(path, columns=columns))
-    assert not calls  # every frame went through the block parser
     assert [f.timestep for f in fast] == [f.timestep for f in slow] == [10 * k for k in range(12)]
     for a, b in zip(fast, slow):
         assert a.column_names == b.column_names
@@ -68,7 +91,7 @@ def test_block_parser_equals_reference(tmp_path, monkeypatch, columns):
         assert np.array_equal(a.box.matrix, b.box.matrix)
 
 
-def test_block_parser_falls_back_for_nan_and_odd_spacing(tmp_path, monkeypatch):
+def test_block_parser_reads_nan_and_odd_spacing(tmp_path, monkeypatch):
     monkeypatch.setattr(dump_module, "_BATCH_BYTES", 4000)
     path = _write(tmp_path / "t.lammpstrj", 6, 9, seed=2, nan_frame=3)
     text = path.read_text().replace("\n1 ", "\n 1  ")  # leading and doubled spaces on some lines
@@ -96,6 +119,39 @@ def test_block_parser_reports_bad_value_after_good_frames(tmp_path, monkeypatch)
         for frame in DumpReader(path, columns=["id", "x"]):
             seen.append(frame.timestep)
     assert seen == [0, 10, 20]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda line: line + " 7", "more values than 4 atoms x 9 columns"),            # an extra value on a line
+    (lambda line: line.rsplit(" ", 1)[0], "corrupt frame at timestep 20"),          # a value missing on a line
+    (lambda line: line.replace(" ", "  "), None),                                   # odd spacing: still read
+    (lambda line: line.replace(" ", "\t", 2), None),
+])
+def test_malformed_atom_lines(tmp_path, change, message):
+    path = _write(tmp_path / "t.lammpstrj", 5, 4, seed=4, shuffle=False)
+    lines = path.read_text().splitlines()
+    index = [i for i, line in enumerate(lines) if line.startswith("ITEM: TIMESTEP")][2] + 10
+    lines[index] = change(lines[index])
+    path.write_text("\n".join(lines) + "\n")
+    if message is None:
+        fast = list(DumpReader(path))
+        for a, b in zip(fast, _reference_frames(path)):
+            assert all(np.array_equal(a.columns[n], b.columns[n]) for n in a.columns)
+        assert len(fast) == 5
+    else:
+        with pytest.raises(AnalysisError, match=message):
+            list(DumpReader(path))
+
+
+def test_a_final_frame_cut_short_is_an_error_or_dropped(tmp_path):
+    path = _write(tmp_path / "t.lammpstrj", 4, 5, seed=5)
+    text = path.read_text()
+    path.write_text(text[:text.rindex("\n", 0, len(text) - 1) - 7])   # the last atom line cut mid-number
+    with pytest.raises(AnalysisError, match="final frame at timestep 30 is incomplete"):
+        list(DumpReader(path))
+    with pytest.warns(UserWarning, match="dropping truncated final frame"):
+        frames = list(DumpReader(path, allow_truncated=True))
+    assert [f.timestep for f in frames] == [0, 10, 20]
 
 
 def _brute(positions, box):

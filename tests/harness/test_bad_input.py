@@ -31,7 +31,7 @@ CASES = {
                       "[conductivity]: unknown field 'temprature_K'"),
     "unknown potential": (TINY.replace('"toy-morse"', '"no-such-potential"'), "unknown potential 'no-such-potential'"),
     "negative temperature": (TINY.replace("temperatures_K = [600, 800]", "temperatures_K = [600, -5]"),
-                             "[conductivity].temperatures_K: must be a positive number, got -5"),
+                             "[conductivity].temperatures_K[1]: must be a positive number, got -5"),
     "zero temperature": (TINY.replace("T_high_K = 900", "T_high_K = 0"), "[melt_quench].T_high_K: must be a positive"),
     "zero duration": (TINY.replace("duration_ps = 0.1", "duration_ps = 0"), "[conductivity].duration_ps: must be a positive"),
     "negative timestep": (TINY.replace("seed = 7", "seed = 7\ntimestep_fs = -1.0"), "[campaign].timestep_fs: must be a positive"),
@@ -42,20 +42,42 @@ CASES = {
     "bad supercell": (TINY.replace("supercell = [1, 1, 1]\ntemperatures_K", "supercell = [1, 0, 1]\ntemperatures_K"),
                       "[conductivity].supercell"),
     "unknown pressure unit": (TINY.replace('"1 GPa"', '"1 psi"'), "unknown pressure unit 'psi'"),
-    "negative pressure": (TINY.replace('"1 GPa"', '-1e5'), "[robustness].pressures_Pa: pressures must be positive"),
+    "negative pressure": (TINY.replace('"1 GPa"', '-1e5'), "[robustness].pressures_Pa[1]: pressures must be positive, got -100000"),
     "melt below quench": (TINY.replace("T_high_K = 900", "T_high_K = 200"), "T_high_K (200) must be above T_low_K"),
-    "unknown variant": (TINY.replace("[melt_quench]\n", '[melt_quench]\nvariants = ["npt", "slow"]\n'), "unknown variant 'slow'"),
+    "unknown variant": (TINY.replace("[melt_quench]\n", '[melt_quench]\nvariants = ["npt", "slow"]\n'), "[melt_quench].variants[1]: expected one of 'npt', 'nvt', 'nvt_iter1' or 'npt_iter2', got 'slow'"),
     "missing structure": (TINY.replace('structures = ["Li2S"]', 'structures = ["Li4P2S7"]'), "unknown structure 'Li4P2S7'"),
     "missing structure file": (TINY.replace('structures = ["Li2S"]', 'structures = ["nowhere/x.cif"]'), "structure file"),
     "no potentials": (TINY.replace('potentials = ["toy-morse"]', "potentials = []"), "[campaign].potentials: list at least one"),
     "no tasks": ('[campaign]\npotentials = ["toy-morse"]\n', "no tasks"),
     "invalid toml": (TINY + "\n[[[", "invalid TOML"),
     "missing reference": (TINY + '\n[forces]\nreference = "nope.extxyz"\n', "cannot read reference file"),
-    "forces without reference": (TINY + '\n[forces]\n', "[forces].reference: give the extxyz"),
+    "forces without reference": (TINY + '\n[forces]\n', "[forces]: missing field 'reference' (give the extxyz"),
     "missing formation reference": (TINY.replace('single_point = ["beta-Li3PS4"]', 'reference = "ref.csv"'),
                                     "[formation].reference: cannot read"),
     "uncovered elements": (ONLY_FORMATION.format(pot="li-s-only"), "elements ['P'] that the potential does not cover"),
     "missing model file": (ONLY_FORMATION.format(pot="needs-file"), "missing.snapcoeff (files.coeff) does not exist"),
+    # the tracebacks of issue 10, now one line each
+    "text in a structure list": (TINY.replace('structures = ["Li2S"]', 'structures = [1]'),
+                                 "[formation].structures[0]: expected a string, got 1"),
+    "text for a pair distance": (TINY.replace("natoms = 42", 'natoms = 42\nmin_distance_A = { "P-S" = "far" }'),
+                                 "[robustness].min_distance_A.P-S: expected a number, got 'far'"),
+    "unknown element in a pair": (TINY.replace("natoms = 42", 'natoms = 42\nmin_distance_A = { "P-Qq" = 2.0 }'),
+                                  "[robustness].min_distance_A: unknown element symbol 'Qq'"),
+    "pair without a default": (TINY.replace("natoms = 42", 'natoms = 40\nformula = "Na3PS4"'),
+                               "no entry for pair Na-Na of Na3PS4"),
+    "natoms not a multiple": (TINY.replace("natoms = 42", "natoms = 43"), "natoms = 43 is not a multiple of the 21"),
+    "infinite duration": (TINY.replace("duration_ps = 0.1", "duration_ps = inf"),
+                          "[conductivity].duration_ps: must be a finite number, got inf"),
+    "nan temperature": (TINY.replace("temperatures_K = [600, 800]", "temperatures_K = [600, nan]"),
+                        "[conductivity].temperatures_K[1]: must be a finite number, got nan"),
+    "true for an integer": (TINY.replace("repeats = 1\ndump_interval_ps = 0.01\n\n[robustness]",
+                                         "repeats = true\ndump_interval_ps = 0.01\n\n[robustness]"),
+                            "[conductivity].repeats: expected an integer, got True"),
+    "huge duration": (TINY.replace("duration_ps = 0.1", "duration_ps = 1e300"),
+                      "[conductivity].duration_ps: must be at most 1000000 ps, got 1e+300"),
+    "text for a pressure": (TINY.replace('"1 GPa"', '"high"'), "[robustness].pressures_Pa[1]: not a pressure: 'high'"),
+    "empty potential name": (TINY.replace('"toy-morse"', '""'),
+                                    "[campaign].potentials[0]: must not be empty"),
     "undefined template variable": (TINY.replace('seed = 7', 'seed = 7\ntemplates = "mytemplates"'),
                                     "'nonexistent_variable' is undefined"),
 }
@@ -114,7 +136,7 @@ def test_potential_hash_mismatch(tmp_path):
     (tmp_path / "potentials").mkdir()
     (tmp_path / "potentials" / "f.table").write_text("x\n")
     (tmp_path / "potentials" / "hashed.toml").write_text(
-        BAD_POTENTIAL_ELEMENTS.replace('"li-s-only"', '"hashed"') + '[files.table]\npath = "f.table"\nsha256 = "00"\n')
+        BAD_POTENTIAL_ELEMENTS.replace('"li-s-only"', '"hashed"') + f'[files.table]\npath = "f.table"\nsha256 = "{"0" * 64}"\n')
     campaign = write_campaign(tmp_path, '[campaign]\npotentials = ["hashed"]\n[formation]\nstructures = ["Li2S"]\n')
     result = harness("render", str(campaign), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "sha256 of" in result.stderr and "does not match" in result.stderr

@@ -35,7 +35,22 @@ STRUCTURES = {
                           .replace("_cell_angle_beta   90.00000000", "_cell_angle_beta   170"),
                           "describe no cell with a volume"),
     "no atom sites": (LI2S.split("loop_\n _atom_site_type_symbol")[0], "no atoms"),
-    "element the potential lacks": (LI2S.replace("  S  S0", "  Xx  Xx0"), "elements ['Xx'] that the potential"),
+    "element the potential lacks": (LI2S.replace("  S  S0", "  Na  Na0"), "elements ['Na'] that the potential"),
+    "not an element": (LI2S.replace("  S  S0", "  Xx  Xx0"), "cannot read an element from 'Xx'"),
+    "lower-case element": (LI2S.replace("  S  S0", "  s  s0"), "cannot read an element from 's'"),
+    "unknown occupancy": (LI2S.replace("0.25000000  0.75000000  1\n", "0.25000000  0.75000000  ?\n", 1),
+                          "_atom_site_occupancy '?' is not a number"),
+    "two species on one site": (LI2S.replace("  S  S1  1  0.50000000  0.50000000  0.00000000",
+                                             "  Li  S1  1  0.00000000  0.00000000  0.00000000"), "are 0.000 Å apart"),
+    "row split across lines wrongly": (LI2S.replace("  Li  Li4  1  0.75000000  0.25000000  0.75000000  1",
+                                                    "  Li  Li4  1  0.75"), "Wrong number 11 of tokens, expected 7"),
+    "non-numeric cell length": (LI2S.replace("_cell_length_b   5.70800000", "_cell_length_b   abc"),
+                                "_cell_length_b 'abc' is not a number"),
+    "unterminated text field": (LI2S.replace("_chemical_formula_structural   Li2S", "_chemical_formula_structural\n;\nLi2S"),
+                                "cannot read it as CIF"),
+    "unknown space group": (LI2S.replace("loop_\n _symmetry_equiv_pos_site_id\n _symmetry_equiv_pos_as_xyz\n  1  'x, y, z'\n", "")
+                            .replace("_symmetry_Int_Tables_number   1\n", "").replace("'P 1'", "'Q 9'"),
+                            "unknown space group 'Q 9'"),
     "non-numeric coordinate": (LI2S.replace("S0  1  0.00000000", "S0  1  abc"), "_atom_site_fract_x 'abc' is not a number"),
     "bad symmetry operation": (LI2S.replace("'x, y, z'", "'x, y'"), "cannot read symmetry operation 'x, y'"),
     "overlapping atoms": (LI2S.replace("S1  1  0.50000000  0.50000000  0.00000000", "S1  1  0.02  0.0  0.0"),
@@ -43,18 +58,31 @@ STRUCTURES = {
     "partial occupancy": (LI2S.replace("0.25000000  0.75000000  1\n", "0.25000000  0.75000000  0.5\n", 1),
                           "partial occupancy 0.5"),
     "short atom site line": (LI2S.replace("  Li  Li11  1  0.25000000  0.25000000  0.75000000  1", "  Li  Li11  1  0.25"),
-                             "has 4 values for 7 columns"),
+                             "CIF loop ended unexpectedly with incomplete row"),
 }
 POTENTIALS = {
     "invalid toml": (POTENTIAL + "[[[\n", "invalid TOML"),
     "no pair_style": (POTENTIAL.replace('pair_style = "zbl 0.9 1.3"\n', ""), "missing field 'pair_style'"),
-    "no elements": (POTENTIAL.replace('elements = ["Li", "P", "S"]', "elements = []"), "field 'elements' must be"),
-    "unknown element": (POTENTIAL.replace('"P"', '"Qq"'), "no default mass for element 'Qq'"),
+    "no elements": (POTENTIAL.replace('elements = ["Li", "P", "S"]', "elements = []"),
+                    "elements: list at least one value, got []"),
+    "unknown element": (POTENTIAL.replace('"P"', '"Qq"'), "elements[1]: unknown element symbol 'Qq'"),
+    "element without a default mass": (POTENTIAL.replace('"P"', '"Xe"'), "no default mass for element 'Xe'"),
     "undefined file key": (POTENTIAL.replace('"* * 3 3"', '"* * {{ files.model }}"'), "has no attribute 'model'"),
-    "negative timestep": (POTENTIAL + "timestep_fs = -1\n", "'timestep_fs' must be positive"),
+    "negative timestep": (POTENTIAL + "timestep_fs = -1\n", "timestep_fs: must be a positive number, got -1"),
+    # the tracebacks of issue 10, now one line each
+    "text timestep": (POTENTIAL + 'timestep_fs = "fast"\n', "timestep_fs: expected a number, got 'fast'"),
+    "text masses": (POTENTIAL + 'masses = "heavy"\n', "[masses]: expected a table, got 'heavy'"),
+    "text mass": (POTENTIAL + '[masses]\nLi = "heavy"\n', "[masses].Li: expected a number, got 'heavy'"),
+    "mass of an element not listed": (POTENTIAL + '[masses]\nNa = 22.99\n', "'Na' is not one of elements"),
+    "malformed sha256": (POTENTIAL + '[files.t]\npath = "t.table"\nsha256 = "abc"\n',
+                         "[files.t].sha256: expected 64 hexadecimal digits"),
+    "accelerator without args": (POTENTIAL + '[accelerator.kokkos]\nflags = ["-k"]\n',
+                                 "[accelerator.kokkos]: missing field 'args'"),
+    "name with a slash": (POTENTIAL.replace('name = "p"', 'name = "../p"'), "potential name '../p' may hold only"),
+    "jinja syntax error": (POTENTIAL.replace('"* * 3 3"', '"* * {{ files. }}"'), "pair_coeff[0]:"),
     "element twice": (POTENTIAL.replace('"P"', '"Li"'), "lists Li more than once"),
     "pair_coeff not a list": (POTENTIAL.replace('pair_coeff = ["* * 3 3"]', 'pair_coeff = "* * 3 3"'),
-                              "'pair_coeff' must be a list of strings"),
+                              "pair_coeff: expected a list, got '* * 3 3'"),
     "misspelt field": (POTENTIAL + 'pair_coef = ["x"]\n', "unknown field 'pair_coef'"),
     "model file missing": (POTENTIAL.replace('"* * 3 3"', '"* * {{ files.table }}"') + '[files.table]\npath = "t.table"\n',
                            "t.table (files.table) does not exist"),
@@ -75,12 +103,16 @@ DUMPS = {
     "no coordinate columns": (DUMP.replace("xu yu zu", "vx vy vz"), "no coordinate columns"),
 }
 REFERENCES = {
-    "extxyz: atom count too large": ("extxyz", REFERENCE_FRAME.replace("84\n", "85\n", 1), "frame 0 is truncated"),
+    "extxyz: atom count too large": ("extxyz", REFERENCE_FRAME.replace("84\n", "85\n", 1), "Frame has 84 atoms, expected 85"),
     "extxyz: no lattice": ("extxyz", REFERENCE_FRAME.replace('Lattice="', 'Lattix="', 1), "lacks Lattice="),
-    "extxyz: no forces": ("extxyz", REFERENCE_FRAME.replace(":forces:R:3", "", 1), "atom lines with other than 4 values"),
+    "extxyz: no forces": ("extxyz", REFERENCE_FRAME.replace(":forces:R:3", "", 1), "frame 0 has no forces"),
     "extxyz: no energy": ("extxyz", REFERENCE_FRAME.replace("energy=-389.34323120 ", "", 1), "frame 0 has no energy="),
     "extxyz: element the potential lacks": ("extxyz", REFERENCE_FRAME.replace("\nLi ", "\nNa ", 1), "['Na'] not covered"),
-    "extxyz: non-numeric force": ("extxyz", REFERENCE_FRAME.replace(" 0.01523375", " x0.015", 1), "non-numeric value"),
+    "extxyz: non-numeric force": ("extxyz", REFERENCE_FRAME.replace(" 0.01523375", " x0.015", 1), "could not convert string to float: 'x0.015'"),
+    "extxyz: nan force": ("extxyz", REFERENCE_FRAME.replace(" 0.01523375", " nan", 1), "non-finite values (nan or inf) in forces"),
+    "extxyz: text energy": ("extxyz", REFERENCE_FRAME.replace("energy=-389.34323120", "energy=abc", 1), "non-numeric energy"),
+    "extxyz: not an element": ("extxyz", REFERENCE_FRAME.replace("\nLi ", "\nXx ", 1), "cannot read it as extended XYZ"),
+    "extxyz: bad lattice": ("extxyz", REFERENCE_FRAME.replace('Lattice="12.37767600 0.00000000', 'Lattice="12.37767600 abc', 1), "9-long numerical vector"),
     "extxyz: empty file": ("extxyz", "", "has no frames"),
     "formation: no energy column": ("csv", "structure,formula\nLi7P3S11,Li7P3S11\n", "needs the columns"),
     "formation: text energy": ("csv", "structure,E_f_meV_per_atom\nLi7P3S11,abc\n", "non-numeric E_f_meV_per_atom 'abc'"),
@@ -143,6 +175,21 @@ def test_bad_reference_file(case, tmp_path):
     _one_line_and_nothing_left(result, expected, tmp_path, {"ref.extxyz", "ref.csv", "c.toml"})
 
 
-def test_the_corpus_is_large_enough():
-    # the issue asks for at least 30 bad inputs beyond the campaign files of test_bad_input.py
-    assert len(STRUCTURES) + len(POTENTIALS) + len(DUMPS) + len(REFERENCES) >= 30
+def test_the_unmodified_inputs_are_accepted(tmp_path):
+    """Each bad case above is one change to a good input: the good inputs themselves must pass, so that every
+    error above is caused by its one change (and a checker that refused everything would fail here)."""
+    (tmp_path / "potentials").mkdir()
+    (tmp_path / "potentials" / "p.toml").write_text(POTENTIAL)
+    (tmp_path / "good.cif").write_text(LI2S)
+    (tmp_path / "ref.extxyz").write_text(REFERENCE_FRAME)
+    (tmp_path / "ref.csv").write_text("structure,E_f_meV_per_atom\nLi2S,-40\n")
+    (tmp_path / "t.lammpstrj").write_text(DUMP)
+    (tmp_path / "c.toml").write_text('[campaign]\npotentials = ["p"]\n[formation]\nstructures = ["good.cif", "Li2S"]\n'
+                                     'reference = "ref.csv"\n[forces]\nreference = "ref.extxyz"\n')
+    result = harness("render", "c.toml", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    manifest = (tmp_path / "out" / "manifest.json").read_text()
+    assert "t1-relax-p-good" in manifest and "t2-forces-p" in manifest
+    result = harness("analyze", "msd", "t.lammpstrj", "--species", "Li", "--timestep-ps", "0.001", "--blocks", "1",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr

@@ -124,3 +124,55 @@ def test_slurm_script(tmp_path):
     assert "#SBATCH --ntasks=64" in script and "#SBATCH --time=02:00:00" in script
     assert "srun" in script and "-m harness launch" in script and "--ranks-per-run 4" in script
     assert os.access(tmp_path / "out" / "manifest.json", os.R_OK)
+
+
+def test_rerender_copies_a_changed_model_file_of_the_same_size(tmp_path):
+    """An edited model file with its new sha256 must reach the campaign on --force even when its size is unchanged
+    (issue 10: the copy used to be skipped when the sizes matched)."""
+    import hashlib
+    (tmp_path / "potentials").mkdir()
+    table = tmp_path / "potentials" / "model.table"
+
+    def write_potential(content: str) -> None:
+        table.write_text(content)
+        digest = hashlib.sha256(content.encode()).hexdigest()
+        (tmp_path / "potentials" / "filed.toml").write_text(
+            (REPO / "potentials" / "toy-morse.toml").read_text().replace('name = "toy-morse"', 'name = "filed"')
+            + f'[files.table]\npath = "model.table"\nsha256 = "{digest}"\n')
+
+    write_potential("coefficients 1.0\n")
+    campaign = write_campaign(tmp_path, '[campaign]\npotentials = ["filed"]\n[formation]\nstructures = ["Li2S"]\n')
+    render_campaign(campaign, tmp_path / "out")
+    copied = tmp_path / "out" / "potentials" / "filed" / "model.table"
+    assert copied.read_text() == "coefficients 1.0\n"
+    run_dir = tmp_path / "out" / "runs" / "t1-relax-filed-Li2S"
+    status = json.loads((run_dir / "status.json").read_text())
+    (run_dir / "status.json").write_text(json.dumps({**status, "state": "done"}))   # as if it had run
+    (run_dir / "result.json").write_text("{}")
+    write_potential("coefficients 2.0\n")     # same size, other content and hash
+    render_campaign(campaign, tmp_path / "out", force=True)
+    assert copied.read_text() == "coefficients 2.0\n"
+    # the run used the old model: it is pending again, its old output gone, and run.json names the new hash
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "pending"
+    assert not (run_dir / "result.json").exists()
+    digest = hashlib.sha256(b"coefficients 2.0\n").hexdigest()
+    assert json.loads((run_dir / "run.json").read_text())["potential_files"] == {"table": digest}
+
+
+def test_robustness_formula_with_an_element_without_a_standard_weight(tmp_path):
+    """A random cell of an element harness has no standard weight for takes the potential's [masses]; elements the
+    potential lacks are one line, not a traceback."""
+    (tmp_path / "potentials").mkdir()
+    (tmp_path / "potentials" / "xe.toml").write_text(
+        'elements = ["Xe"]\npair_style = "lj/cut 8.0"\npair_coeff = ["1 1 0.02 4.0"]\n[masses]\nXe = 131.29\n')
+    text = ('[campaign]\npotentials = ["xe"]\n[robustness]\nformula = "Xe"\nnatoms = 8\ndensity_g_cm3 = 3.0\n'
+            'min_distance_A = { "Xe-Xe" = 3.0 }\ntemperatures_K = [100]\npressures_Pa = [1e6]\nrepeats = 1\n')
+    manifest = render_campaign(write_campaign(tmp_path, text), tmp_path / "out")
+    record = json.loads((tmp_path / "out" / manifest["runs"][0]["dir"] / "run.json").read_text())
+    assert record["counts"] == {"Xe": 8}
+    # 8 Xe atoms of 131.29 amu at 3.0 g/cm^3: a cube of (8 * 131.29 / 6.02214076e23 / 3.0)^(1/3) cm
+    assert abs(record["volume_A3"] - 8 * 131.29 / 6.02214076e23 / 3.0 * 1e24) < 1e-6
+    result = harness("render", str(write_campaign(tmp_path, text.replace('"Xe"\nnatoms', '"Kr"\nnatoms')
+                                                  .replace("Xe-Xe", "Kr-Kr"), "kr.toml")),
+                     "--out", str(tmp_path / "out-kr"))
+    assert result.returncode == 2 and "has elements ['Kr'] that potential xe does not cover" in result.stderr

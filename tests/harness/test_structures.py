@@ -8,6 +8,7 @@ from harness.render import find_structure
 from harness.structures import (DEFAULT_MIN_DISTANCE_A, Structure, formula_counts, lammps_box, random_hard_sphere,
                                 read_cif, read_extxyz, supercell, to_lammps_positions, write_lammps_data,
                                 write_rerun_dump)
+from harness_testlib import REPO
 
 
 def _all_distances(positions: np.ndarray, cell: np.ndarray) -> np.ndarray:
@@ -127,7 +128,53 @@ def test_extxyz_round_trip_to_rerun_dump(tmp_path):
     frames = read_extxyz(xyz)
     assert len(frames) == 2 and frames[0].symbols == ["Li", "S"]
     np.testing.assert_allclose(frames[0].info["forces"], [[0.1, 0, 0], [-0.1, 0, 0]])
-    assert frames[0].info["energy"] == "-1.5"
+    assert frames[0].info["energy_eV"] == -1.5
+    np.testing.assert_allclose(frames[0].cell, [[5, 0, 0], [1, 5, 0], [0, 0, 5]])
+    np.testing.assert_allclose(frames[1].positions, [[0, 0, 0], [2.5, 2.5, 2.5]])
     write_rerun_dump(frames, tmp_path / "ref.lammpstrj", ["Li", "P", "S"])
     text = (tmp_path / "ref.lammpstrj").read_text()
     assert text.count("ITEM: TIMESTEP") == 2 and "ITEM: BOX BOUNDS xy xz yz pp pp pp" in text
+
+
+LI2S_CIF = (REPO / "inputs" / "structures" / "Li2S_Fm-3m_12at_constructed.cif").read_text()
+
+
+@pytest.mark.parametrize("change", [
+    ("  Li  Li4  1", "  Li  Li4'  1"),                                 # a quote inside a label (issue 10: a traceback)
+    ("_cell_length_a   5.70800000", "_cell_length_a\n5.70800000"),   # a value on the next line (legal CIF)
+    ("_cell_length_a   5.70800000", "_cell_length_a   5.708(2)"),    # an uncertainty
+    ("_chemical_formula_structural   Li2S", "_chemical_formula_structural\n;\nLi2S\n;"),   # a text field
+    ("  S  S0  1", "  S2-  S0  1"),                                   # an oxidation state on the type symbol
+])
+def test_legal_cif_variants_read_like_the_original(tmp_path, change):
+    reference = read_cif(REPO / "inputs" / "structures" / "Li2S_Fm-3m_12at_constructed.cif")
+    cif = tmp_path / "variant.cif"
+    cif.write_text(LI2S_CIF.replace(*change))
+    assert cif.read_text() != LI2S_CIF
+    structure = read_cif(cif)
+    assert structure.symbols == reference.symbols
+    np.testing.assert_allclose(structure.cell, reference.cell, atol=1e-12)
+    np.testing.assert_allclose(structure.positions, reference.positions, atol=1e-12)
+
+
+def test_space_group_symbol_alone_expands_the_asymmetric_unit(tmp_path):
+    """Fm-3m Li2S (antifluorite) from its two sites: 4 S at 4a and 8 Li at 8c, as the shipped P1 file lists them."""
+    cif = tmp_path / "li2s.cif"
+    cif.write_text("data_Li2S\n_symmetry_space_group_name_H-M 'F m -3 m'\n_symmetry_Int_Tables_number 225\n"
+                   "_cell_length_a 5.708\n_cell_length_b 5.708\n_cell_length_c 5.708\n_cell_angle_alpha 90\n"
+                   "_cell_angle_beta 90\n_cell_angle_gamma 90\nloop_\n_atom_site_label\n_atom_site_type_symbol\n"
+                   "_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n_atom_site_occupancy\n"
+                   "S1 S 0 0 0 1.0\nLi1 Li 0.25 0.25 0.25 1.0\n")
+    structure = read_cif(cif)
+    assert structure.counts() == {"S": 4, "Li": 8}
+    reference = read_cif(REPO / "inputs" / "structures" / "Li2S_Fm-3m_12at_constructed.cif")
+    assert sorted(map(tuple, np.round(structure.fractional(), 6) % 1.0)) == \
+        sorted(map(tuple, np.round(reference.fractional(), 6) % 1.0))
+
+
+def test_a_site_listed_twice_is_kept_once(tmp_path):
+    cif = tmp_path / "twice.cif"
+    cif.write_text(LI2S_CIF.replace("  S  S0  1  0.00000000  0.00000000  0.00000000  1\n",
+                                    "  S  S0  1  0.00000000  0.00000000  0.00000000  1\n"
+                                    "  S  S0b  1  0.00000000  0.00000000  0.00000000  1\n"))
+    assert read_cif(cif).natoms == 12
