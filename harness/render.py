@@ -22,7 +22,7 @@ from harness import __version__
 from harness.campaign import Campaign, load_campaign
 from harness.errors import HarnessError
 from harness.paths import structures_dir, templates_dir
-from harness.potentials import Potential, load_potential, verify_files
+from harness.potentials import Potential, load_potential, sha256_of, verify_files
 from harness.runstate import read_status, write_json_atomic
 from harness.structures import (DEFAULT_MIN_DISTANCE_A, Structure, formula_counts, random_hard_sphere, read_cif,
                                 read_extxyz, supercell, write_lammps_data, write_rerun_dump)
@@ -253,6 +253,8 @@ def render_run(run: PlannedRun, campaign: Campaign, environment: jinja2.Environm
         "structure": run.structure.name, "seed": seed, "repeat": _repeat_of(run.run_id),
         "params": run.params, "nsteps": run.nsteps, "wall_time_s": campaign.settings.wall_time_s,
         "volume_A3": run.structure.volume_a3,
+        # the model files by content: a changed file changes run.json, so re-rendering reruns the run
+        "potential_files_sha256": {key: item.sha256 or sha256_of(item.path) for key, item in pot.files.items()},
     }
     context = {
         "run": run_record, "params": run.params, "potential": pot, "potential_lines": pot.pair_lines(file_paths),
