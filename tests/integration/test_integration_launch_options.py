@@ -99,7 +99,9 @@ exec {real} "$@"
 def _omp_campaign(tmp_path: Path) -> tuple[Path, Path]:
     (tmp_path / "potentials").mkdir()
     (tmp_path / "potentials" / "toy-omp.toml").write_text(OMP_POTENTIAL)
-    text = CONDUCTIVITY.replace('"toy-morse"', '"toy-omp"').replace("[600, 800]", "[500, 600, 700, 800]")
+    # four runs long enough (0.5 ps) that both ranks of `mpirun -n 2` get some
+    text = CONDUCTIVITY.replace('"toy-morse"', '"toy-omp"').replace("[600, 800]", "[500, 600, 700, 800]").replace(
+        "duration_ps = 0.1", "duration_ps = 0.5")
     out = tmp_path / "out"
     render_campaign(write_campaign(tmp_path, text), out)
     wrapper = tmp_path / "lmp-wrapper"
