@@ -95,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(args.keep) if args.keep else Path(tmp)
+        tmp_path = Path(args.keep).resolve() if args.keep else Path(tmp)
         tmp_path.mkdir(parents=True, exist_ok=True)
         (tmp_path / "c.toml").write_text(CAMPAIGN)
         reference, victim = tmp_path / "reference", tmp_path / "victim"

@@ -8,6 +8,8 @@
 3. Farm scaling: 8 equal runs with 1 rank vs `mpirun -n 2` (goal: ratio >= 1.8 on 2 free cores).
 4. Checkpoint segments: the run of 1. with a restart file and LAMMPS re-setup every 1 ps (10 segments) vs none,
    both by `lmp -in` directly: the price of bit-identical resumes.
+5. The launcher's fixed cost: one single point (Li7P3S11, 42 atoms) by `lmp -in` vs by `harness launch` on a
+   one-run campaign (not in the default parts).
 Select with --parts (default 1,2,3,4).
 """
 
@@ -155,6 +157,20 @@ def main() -> None:
             rows.append((f"checkpoint segments, {args.steps} steps, none vs every 1 ps (`lmp -in` both)",
                          f"{statistics.median(plain_times):.2f} s", f"{statistics.median(segment_times):.2f} s",
                          f"{cost:.3f}", "(price of bit-identical resume)"))
+        # 5. fixed cost of one launch
+        if 5 in parts:
+            one = _render(tmp_path / "single", SINGLE_POINTS.replace(
+                'single_point = ["Li2S", "Li7P3S11", "beta-Li3PS4", "gamma-Li3PS4", "{cif}"]',
+                'single_point = ["Li7P3S11"]'))
+            single_dir = next((one / "runs").iterdir())
+            plain_single, launched_single = [], []
+            for _ in range(args.repeats):
+                plain_single.append(_timed([build.executable, "-in", "in.lammps", "-log", "none"], single_dir, env))
+                _reset(one)
+                launched_single.append(_timed([*harness, str(one)], REPO))
+            rows.append(("one single point (42 atoms), `lmp -in` vs `harness launch`, median",
+                         f"{statistics.median(plain_single):.2f} s", f"{statistics.median(launched_single):.2f} s",
+                         f"+{statistics.median(launched_single) - statistics.median(plain_single):.2f} s", "-"))
     print(f"# launcher benchmark, {date.today()}, {platform.node()}, {os.cpu_count()} cores, LAMMPS {build.version}")
     print(f"# command: {' '.join([Path(sys.executable).name, *sys.argv])}; medians of {args.repeats}")
     print("| measurement | reference | harness | ratio | goal |")

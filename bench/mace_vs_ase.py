@@ -15,6 +15,7 @@ import argparse
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,12 @@ def main() -> int:
     parser.add_argument("--lmp", default=str(REPO / ".lammps-mliap" / "bin" / "lmp"))
     parser.add_argument("--sizes", default="3x1x1,4x2x2", help="Li7P3S11 supercells, comma separated")
     args = parser.parse_args()
+    # the LAMMPS runs happen in a scratch folder: paths given relative to where the script was started
+    lmp = Path(args.lmp).resolve() if Path(args.lmp).exists() else shutil.which(args.lmp)
+    if lmp is None:
+        raise SystemExit(f"no LAMMPS executable {args.lmp!r} (give --lmp PATH to an ML-IAP build)")
+    args.lmp = str(lmp)
+    args.model = str(Path(args.model).resolve()) if args.model else None
     import torch
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="mace-bench-") as tmp:

@@ -267,8 +267,8 @@ def render_run(run: PlannedRun, campaign: Campaign, environment: jinja2.Environm
         "structure": run.structure.name, "seed": seed, "repeat": _repeat_of(run.run_id),
         "params": run.params, "nsteps": run.nsteps, "wall_time_s": campaign.settings.wall_time_s,
         "volume_A3": run.structure.volume_a3,
-        # the model files' hashes: a changed model changes run.json, so --force re-runs what used the old one
-        "potential_files": {key: item.sha256 or sha256_of(item.path) for key, item in pot.files.items()},
+        # the model files by content: a changed file changes run.json, so re-rendering reruns the run
+        "potential_files_sha256": {key: item.sha256 or sha256_of(item.path) for key, item in pot.files.items()},
     }
     context = {
         "run": run_record, "params": run.params, "potential": pot, "potential_lines": pot.pair_lines(file_paths),

@@ -14,7 +14,7 @@ from analysis.dump import Box
 from analysis.errors import AnalysisError
 from analysis.forces import force_errors_from_files
 from analysis.robustness import RobustnessRun, group_conditions
-from analysis_testdata import TRICLINIC, frame_text
+from analysis_testdata import TRICLINIC, box_header, frame_text
 
 BOX = Box(matrix=TRICLINIC, origin=np.array([0.5, -1.0, 2.0]), triclinic=True)
 
@@ -84,12 +84,22 @@ def test_frame_contacts_from_dump(tmp_path):
         columns = {"id": list(range(1, len(positions) + 1)), "element": ["S"] * len(positions),
                    "x": [float(v) for v in positions[:, 0]], "y": [float(v) for v in positions[:, 1]],
                    "z": [float(v) for v in positions[:, 2]]}
-        text += frame_text(step, TRICLINIC, columns, ["id", "element", "x", "y", "z"])
-    path.write_text(text.replace("ITEM: BOX BOUNDS", "ITEM: BOX BOUNDS", 1))
-    # frame_text writes origin 0; shift the atoms back into that cell is not needed: the reader wraps them
+        frame = frame_text(step, TRICLINIC, columns, ["id", "element", "x", "y", "z"])
+        # the atoms were placed in BOX, whose origin is not 0: write that origin into the box bounds
+        shifted = frame.replace(box_header(TRICLINIC), box_header(TRICLINIC, BOX.origin))
+        assert shifted != frame
+        text += shifted
+    path.write_text(text)
     frames = frame_contacts(path, timestep_ps=0.002)
     assert [f.contact for f in frames] == [False, True]
+    assert [f.min_distance_A for f in frames] == pytest.approx([1.01, 0.99], abs=1e-9)
     assert frames[1].time_ps == pytest.approx(1.0)
+
+
+def test_literature_flag_edges_are_inside():
+    band = (4.0, 84.0)
+    assert [arrhenius.compare_with_band(v, band) for v in (3.99, 4.0, 40.0, 84.0, 84.01, float("nan"))] == [
+        "below", "inside", "inside", "inside", "above", "unknown"]
 
 
 def test_robustness_classification():

@@ -1,11 +1,15 @@
 """I/O faults in the middle of a campaign: an unwritable run folder and a full disk. The launcher records what it
-can, never leaves a half-written status file, and finishes the other runs. (Needs root: chattr and mount.)"""
+can, never leaves a half-written status file, and finishes the other runs. Both tests need root (chattr +i and
+mount -t tmpfs) and skip, saying so, without it."""
 
 import json
+import os
 import shutil
 import subprocess
 import uuid
 from pathlib import Path
+
+import pytest
 
 from harness.render import render_campaign
 from harness_testlib import TINY, harness, write_campaign
@@ -20,6 +24,12 @@ def _all_status_files_parse(out: Path) -> dict[str, dict]:
     return found
 
 
+def _needs_root(tool: str, what: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(os.geteuid() != 0 or shutil.which(tool) is None,
+                              reason=f"needs root and {tool} ({what})")
+
+
+@_needs_root("chattr", "chattr +i makes a run folder unwritable even for its owner")
 def test_unwritable_run_folder_is_reported_and_the_others_finish(tmp_path):
     out = tmp_path / "out"
     render_campaign(write_campaign(tmp_path, SMALL), out)
@@ -40,6 +50,7 @@ def test_unwritable_run_folder_is_reported_and_the_others_finish(tmp_path):
     assert again.returncode == 0 and all(s["state"] == "done" for s in _all_status_files_parse(out).values())
 
 
+@_needs_root("mount", "mount -t tmpfs -o size=600k makes a small disk that fills up")
 def test_disk_full_during_a_campaign(tmp_path):
     mount = Path("/tmp") / f"harness-full-{uuid.uuid4().hex[:8]}"
     mount.mkdir()

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.lammps_env import MPI_ENV_PREFIXES, find_lammps
 from harness.launch import truncate_dump, truncate_progress, under_mpi_launcher
 from harness.render import render_campaign
@@ -45,7 +47,8 @@ def test_every_template_runs_and_writes_its_outputs(tmp_path):
         frames.append(f"{crystal.natoms}\nLattice=\"{lattice}\" Properties=species:S:1:pos:R:3:forces:R:3 "
                       f"energy=-100.0 pbc=\"T T T\"\n" + "\n".join(rows))
     reference.write_text("\n".join(frames) + "\n")
-    out = _render(tmp_path, TINY + '\n[forces]\nreference = "ref.extxyz"\n')
+    text = TINY.replace('single_point = ["beta-Li3PS4"]', 'single_point = ["beta-Li3PS4", "Li7P3S11"]')
+    out = _render(tmp_path, text + '\n[forces]\nreference = "ref.extxyz"\n')
     result = harness("launch", str(out), "--progress-every", "0")
     assert result.returncode == 0, result.stdout + result.stderr
     states = statuses(out)
@@ -56,14 +59,21 @@ def test_every_template_runs_and_writes_its_outputs(tmp_path):
     robust = (runs / "t4-robustness-toy-morse-T1000-p1e6-r1" / "traj.lammpstrj").read_text()
     assert robust.count("ITEM: TIMESTEP") == 6 and "ITEM: ATOMS id element x y z" in robust
     assert (runs / "t2-meltquench-toy-morse-npt-r1" / "traj.lammpstrj").is_file()
-    for run_id in ("t1-relax-toy-morse-Li2S", "t1-single-toy-morse-beta-Li3PS4"):
+    for run_id, natoms in (("t1-relax-toy-morse-Li2S", 12), ("t1-single-toy-morse-beta-Li3PS4", 32),
+                           ("t1-single-toy-morse-Li7P3S11", 42)):
         result_json = json.loads((runs / run_id / "result.json").read_text())
-        assert result_json["natoms"] in (12, 32) and abs(result_json["energy_eV"]) < 1e4
+        assert result_json["natoms"] == natoms and abs(result_json["energy_eV"]) < 1e4
     forces = (runs / "t2-forces-toy-morse" / "forces.lammpstrj").read_text()
     assert forces.count("ITEM: TIMESTEP") == 2 and "ITEM: ATOMS id element fx fy fz" in forces
     energies = [l for l in (runs / "t2-forces-toy-morse" / "energies.dat").read_text().splitlines() if not l.startswith("#")]
-    assert len(energies) == 2
-    # the single-point energy of the unshifted frame equals the forces task's first frame energy
+    assert [int(line.split()[0]) for line in energies] == [0, 1]
+    frame_energies = [float(line.split()[1]) for line in energies]
+    # the single-point energy of the crystal equals the forces task's energy of the same (unshifted) frame, and
+    # the second frame is the first rigidly translated under periodic boundaries: the same energy again
+    single = json.loads((runs / "t1-single-toy-morse-Li7P3S11" / "result.json").read_text())["energy_eV"]
+    assert frame_energies[0] == pytest.approx(single, abs=1e-3)
+    assert frame_energies[1] == pytest.approx(frame_energies[0], abs=1e-3)
+    assert frame_energies[0] != pytest.approx(0.0, abs=1.0)
     provenance = json.loads((runs / "t3-conductivity-toy-morse-T600-r1" / "provenance.json").read_text())
     assert provenance["lammps"]["version"] and provenance["potential"]["name"] == "toy-morse"
     assert provenance["seed"] > 0 and provenance["host"] and provenance["wall_s"] >= 0

@@ -156,7 +156,7 @@ def test_rerender_copies_a_changed_model_file_of_the_same_size(tmp_path):
     assert json.loads((run_dir / "status.json").read_text())["state"] == "pending"
     assert not (run_dir / "result.json").exists()
     digest = hashlib.sha256(b"coefficients 2.0\n").hexdigest()
-    assert json.loads((run_dir / "run.json").read_text())["potential_files"] == {"table": digest}
+    assert json.loads((run_dir / "run.json").read_text())["potential_files_sha256"] == {"table": digest}
 
 
 def test_robustness_formula_with_an_element_without_a_standard_weight(tmp_path):

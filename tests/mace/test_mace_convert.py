@@ -83,9 +83,22 @@ def test_parity_criteria_catch_a_flipped_virial():
     assert len(off.failures()) == 3
 
 
-def test_tiny_model_is_small(tmp_path):
-    path = make_tiny_model(tmp_path / "t.model", seed=3)
-    assert path.stat().st_size < 1_500_000
+def _weights(path):
+    return {k: v for k, v in torch.load(path, weights_only=False).state_dict().items() if v.is_floating_point()}
+
+
+def test_tiny_model_follows_its_seed_elements_and_precision(tmp_path):
+    first = _weights(make_tiny_model(tmp_path / "a.model", seed=3))
+    again = _weights(make_tiny_model(tmp_path / "b.model", seed=3))
+    other = _weights(make_tiny_model(tmp_path / "c.model", seed=4))
+    assert first.keys() == again.keys() == other.keys()
+    assert all(torch.equal(first[k], again[k]) for k in first)           # same seed: the same model
+    assert any(not torch.equal(first[k], other[k]) for k in first)       # another seed: another model
+    assert all(v.dtype == torch.float64 for v in first.values())
+    model = torch.load(make_tiny_model(tmp_path / "d.model", elements=("Na", "Cl"), float64=False),
+                       weights_only=False)
+    assert [int(z) for z in model.atomic_numbers] == [11, 17] and float(model.r_max) == pytest.approx(5.0)
+    assert all(v.dtype == torch.float32 for v in model.state_dict().values() if v.is_floating_point())
 
 
 def test_kokkos_variant_uses_the_official_wrapper_and_accelerator_flags(tiny_model, tmp_path):
