@@ -7,6 +7,7 @@ import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -15,7 +16,8 @@ from harness.errors import HarnessError
 from harness.paths import potentials_dir
 
 _KNOWN_KEYS = {"name", "description", "elements", "pair_style", "pair_coeff", "commands", "packages",
-               "timestep_fs", "masses", "files", "accelerator", "max_ranks_per_run", "citation"}
+               "timestep_fs", "masses", "files", "accelerator", "max_ranks_per_run", "citation",
+               "kind", "calculator"}
 
 
 @dataclass
@@ -40,9 +42,14 @@ class Potential:
     accelerators: dict[str, list[str]] = field(default_factory=dict)
     description: str = ""
     max_ranks_per_run: int | None = None
+    kind: str = "pair"                  # "pair" (LAMMPS pair style) or "calculator" (harness/calculator.py)
+    calculator: Any = None              # harness.calculator.CalculatorSpec for kind = "calculator"
 
     def pair_lines(self, file_paths: dict[str, str]) -> list[str]:
         """The LAMMPS lines that define this potential, with ``{{ elements }}`` and ``{{ files.KEY }}`` filled in."""
+        if self.calculator is not None:
+            from harness.calculator import lammps_lines
+            return lammps_lines(self)
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
         context = {"elements": " ".join(self.elements), "files": file_paths}
         lines = []
@@ -98,6 +105,18 @@ def load_potential(name_or_path: str, search: list[Path] | None = None) -> Poten
     unknown = sorted(set(data) - _KNOWN_KEYS)
     if unknown:
         raise HarnessError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(_KNOWN_KEYS))})")
+    kind = data.get("kind", "pair")
+    if kind not in ("pair", "calculator"):
+        raise HarnessError(f"{where}: field 'kind' must be \"pair\" or \"calculator\", got {kind!r}")
+    calculator = None
+    if kind == "calculator":   # the [calculator] table is validated by its own schema
+        from harness.calculator import parse_calculator_table
+        calculator = parse_calculator_table(data.get("calculator"), where)
+        data.setdefault("pair_style", "")
+        data.setdefault("pair_coeff", [])
+        data.setdefault("max_ranks_per_run", 1)
+    elif "calculator" in data:
+        raise HarnessError(f"{where}: a [calculator] table needs kind = \"calculator\"")
     for key in ("elements", "pair_style", "pair_coeff"):
         if key not in data:
             raise HarnessError(f"{where}: missing field {key!r}")
@@ -136,7 +155,7 @@ def load_potential(name_or_path: str, search: list[Path] | None = None) -> Poten
         pair_coeff=[str(c) for c in data["pair_coeff"]], commands=[str(c) for c in data.get("commands", [])],
         packages=[str(p) for p in data.get("packages", [])], timestep_fs=timestep, masses=masses, files=files,
         accelerators=accelerators, description=str(data.get("description", "")),
-        max_ranks_per_run=data.get("max_ranks_per_run"),
+        max_ranks_per_run=data.get("max_ranks_per_run"), kind=kind, calculator=calculator,
     )
 
 
