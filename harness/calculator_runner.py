@@ -36,6 +36,8 @@ FIX_ID = "harness_mlip"
 RUN_COMMANDS = ("run", "minimize", "rerun")
 _IF_JUMP = re.compile(r'^if\s+(".*?"|\S+)\s+then\s+"jump\s+SELF\s+(\S+)"\s*$')
 _EXTERNAL_FIX = re.compile(r"^fix\s+(\S+)\s+\S+\s+external\b")
+_RUN_WORD = re.compile(r'"\s*(run|minimize|rerun)\b')
+_REMAKES_FIX = re.compile(r'"\s*(clear|unfix|fix\s+\S+\s+\S+\s+external)\b')
 
 
 class RunnerError(Exception):
@@ -250,6 +252,11 @@ def execute(lmp: Any, bridge: Bridge, commands: list[str]) -> None:
         if external and external.group(1) != FIX_ID:
             raise RunnerError(f"fix {external.group(1)} is a fix external that is not the model fix {FIX_ID}: "
                               "runner.py attaches the calculator to that one only")
+        if words[0] == "if" and _RUN_WORD.search(command):
+            # a run inside an if: the model must be attached already, and the if may not remake the model fix
+            if not (bridge.attached and lmp.has_id("fix", FIX_ID)) or _REMAKES_FIX.search(command):
+                raise RunnerError(f"`{command}`: a run inside an if needs the model fix {FIX_ID} made and attached "
+                                  "before it (runner.py cannot attach the model in the middle of an if)")
         if words[0] in RUN_COMMANDS:
             if not lmp.has_id("fix", FIX_ID):
                 raise RunnerError(f"`{command}` without the model fix {FIX_ID} (the model would not be called)")
@@ -289,7 +296,8 @@ def run_input(folder: Path, input_name: str = "in.lammps") -> int:
     except Exception as exc:  # LAMMPS errors arrive as exceptions; LAMMPS has printed its ERROR line already
         text = str(exc).strip()
         raise RunnerError(text[len("ERROR: "):] if text.startswith("ERROR: ") else text or type(exc).__name__) from None
-    lmp.close()
+    finally:
+        lmp.close()   # LAMMPS's last words ("Total wall time") come before the runner's ERROR line
     return 0
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import jinja2
 
 from harness import __version__
-from harness.calculator import manifest_entry as calculator_manifest_entry
 from harness.campaign import Campaign, load_campaign
 from harness.errors import HarnessError
 from harness.paths import structures_dir, templates_dir
@@ -372,7 +371,7 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
         "potentials": {p.name: {"source": str(p.source), "elements": p.elements, "packages": p.packages,
                                 "accelerators": p.accelerators, "max_ranks_per_run": p.max_ranks_per_run,
                                 "files": {k: {"name": f.path.name, "sha256": f.sha256} for k, f in p.files.items()},
-                                **calculator_manifest_entry(p)}
+                                **_calculator_entry(p)}
                        for p in potentials},
         "runs": [{"run_id": r.run_id, "task": r.task, "potential": r.potential.name, "dir": f"runs/{r.run_id}",
                   "nsteps": r.nsteps, "cost": r.cost} for r in runs],
@@ -391,6 +390,13 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
     if fresh:
         os.rename(target, out_dir)
     return manifest
+
+
+def _calculator_entry(potential: Potential) -> dict[str, Any]:
+    if potential.calculator is None:
+        return {}
+    from harness.calculator import manifest_entry
+    return manifest_entry(potential)
 
 
 def _write_campaign(target: Path, campaign: Campaign, potentials: list[Potential], runs: list[PlannedRun],
