@@ -48,8 +48,8 @@ class CalculatorSpec(BaseModel):
     """The ``[calculator]`` table of a potential file."""
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    import_path: str = Field(alias="import", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
-                             description="module:attribute of the calculator class or factory")
+    import_path: str = Field(alias="import", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+                             description="module:attribute (or module:Class.factory) of the calculator")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword arguments (TOML values; strings may "
                                    "hold {{ files.KEY }})")
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -157,4 +157,5 @@ def manifest_entry(potential: Potential) -> dict[str, Any]:
         return {}
     return {"kind": "calculator", "calculator": {
         "import": spec.import_path, "python": spec.python, "device": spec.device,
+        "interpreter": interpreter(spec, potential.source) if spec.python else None,   # as resolved at render time
         "files": {key: {"path": str(item.path)} for key, item in potential.files.items()}}}

@@ -52,6 +52,9 @@ def child_command(manifest: dict[str, Any], run: dict[str, Any]) -> list[str] | 
     if entry.get("kind") != "calculator":
         return None
     source = Path(entry["source"]) if entry.get("source") else None
+    recorded = entry["calculator"].get("interpreter")   # an installed harness run from another folder finds it so
+    if recorded and Path(recorded).is_file():
+        return [recorded, "-u", RUNNER_NAME]
     return [interpreter_for(entry["calculator"].get("python"), source), "-u", RUNNER_NAME]
 
 

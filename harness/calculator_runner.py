@@ -89,37 +89,50 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _fill_paths(value: Any, files: dict[str, str]) -> Any:
-    """``{{ files.KEY }}`` inside keyword-argument strings becomes the model file's path."""
+def _resolve(target: str) -> Any:
+    """``module.path:Name`` or ``module.path:Class.factory`` -> the object."""
+    module_name, _, attribute = target.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RunnerError(f"calculator {target}: cannot import {module_name} ({exc}) in {sys.executable}") from None
+    for part in attribute.split("."):
+        found = getattr(found, part, None)
+        if found is None:
+            raise RunnerError(f"calculator {target}: module {module_name} has no {attribute!r}")
+    return found
+
+
+def _build(value: Any, files: dict[str, str]) -> Any:
+    """Keyword-argument values: ``{{ files.KEY }}`` in strings becomes the model file's path; a table with an
+    ``import`` key is built first (called with its other keys), e.g. a model object that a calculator wraps."""
     if isinstance(value, str):
         for key, path in files.items():
             value = value.replace("{{ files.%s }}" % key, path)
         return value
     if isinstance(value, list):
-        return [_fill_paths(v, files) for v in value]
+        return [_build(v, files) for v in value]
+    if isinstance(value, dict) and "import" in value:
+        factory = _resolve(value["import"])
+        return factory(**{k: _build(v, files) for k, v in value.items() if k != "import"})
     if isinstance(value, dict):
-        return {k: _fill_paths(v, files) for k, v in value.items()}
+        return {k: _build(v, files) for k, v in value.items()}
     return value
 
 
 def build_calculator(config: dict[str, Any], folder: Path) -> Any:
     verify_files(config, folder)
     target = config["import"]
-    module_name, _, attribute = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise RunnerError(f"calculator {target}: cannot import {module_name} ({exc}) in {sys.executable}") from None
-    factory = getattr(module, attribute, None)
-    if factory is None:
-        raise RunnerError(f"calculator {target}: module {module_name} has no {attribute!r}")
+    factory = _resolve(target)
     files = {k: str((folder / v["path"]).resolve()) for k, v in config.get("files", {}).items()}
-    kwargs = _fill_paths(dict(config.get("kwargs", {})), files)
     device = resolve_device(config.get("device", "auto"))
-    if config.get("device_kwarg"):
-        kwargs[config["device_kwarg"]] = device
     try:
+        kwargs = _build(dict(config.get("kwargs", {})), files)
+        if config.get("device_kwarg"):
+            kwargs[config["device_kwarg"]] = device
         return factory(**kwargs)
+    except RunnerError:
+        raise
     except Exception as exc:  # the model's own code: any error means it cannot be built
         traceback.print_exc()
         raise RunnerError(f"calculator {target}: building it raised {type(exc).__name__}: "

@@ -95,6 +95,12 @@ def _cmd_build_lammps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_env(args: argparse.Namespace) -> int:
+    from harness.calculator_env import create_env
+    create_env(args.name, Path(args.requirements) if args.requirements else None, force=args.force)
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     """render, mpirun -n N harness launch, analyze, report: the whole campaign in one command."""
     campaign = Path(args.campaign) if args.campaign else default_campaign()
@@ -181,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=2, help="parallel compile jobs (default 2)")
     p.add_argument("--force", action="store_true", help="rebuild even if the same build is installed")
     p.set_defaults(func=_cmd_build_lammps)
+
+    p = sub.add_parser("env", help="create the Python environment a calculator potential names (.venvs/NAME)")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("name", help="environment name: made from requirements-NAME.txt (e.g. sevenn)")
+    p.add_argument("--requirements", help="pinned requirements file (default: requirements-NAME.txt)")
+    p.add_argument("--force", action="store_true", help="reinstall even if the environment is up to date")
+    p.set_defaults(func=_cmd_env)
 
     p = sub.add_parser("run", help="render + mpirun launch + analyze + report, in one command")
     p.add_argument("campaign", nargs="?", help="campaign file (default: the shipped inputs/default.toml)")

@@ -262,3 +262,19 @@ def test_kill_9_and_relaunch_of_a_calculator_run_is_byte_identical(tmp_path):
                    capture_output=True)
     for name in ("traj.lammpstrj", "progress.dat"):
         assert (run_dir / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+def test_a_calculator_built_from_other_objects_is_still_data(tmp_path):
+    """A keyword-argument table with its own `import` is built first (a model object that a calculator wraps):
+    ASE's SumCalculator over two half-strength Lennard-Jones calculators is the full-strength one."""
+    half = LJ_KWARGS.replace("epsilon = 0.02", "epsilon = 0.01").replace("\n", ", ").rstrip(", ")
+    kwargs = f'calcs = [{{import = "ase.calculators.lj:LennardJones", {half}}}, ' \
+             f'{{import = "ase.calculators.lj:LennardJones", {half}}}]\n'
+    summed = write_potential(tmp_path, "summed", "ase.calculators.mixing:SumCalculator", kwargs)
+    full = write_potential(tmp_path, "lj")
+    for path in (summed, full):
+        assert harness("potentials", "check", str(path)).returncode == 0
+    cells_summed = json.loads(check_record_path(summed).read_text())["cells"]
+    cells_full = json.loads(check_record_path(full).read_text())["cells"]
+    for a, b in zip(cells_summed, cells_full):
+        assert a["pressure_bar"] == pytest.approx(b["pressure_bar"], rel=1e-12)
