@@ -62,6 +62,7 @@ class CellResult:
     dstress_gpa: float
     pressure_bar: float
     pressure_fd_bar: float
+    energy_ev_per_atom: float
 
     def failures(self) -> list[str]:
         out = []
@@ -172,7 +173,8 @@ def parity(potential: Potential, python: str) -> tuple[list[CellResult], list[st
             df_ev_per_a=float(np.abs(side["forces"] - np.array(ref["forces"])).max()),
             dstress_gpa=float(np.abs(lammps_stress - np.array(ref["stress"])).max()) * EV_PER_A3_IN_GPA,
             pressure_bar=(pxx + pyy + pzz) / 3.0,
-            pressure_fd_bar=-(e_plus - e_minus) / (v_plus - v_minus) * EV_PER_A3_IN_BAR))
+            pressure_fd_bar=-(e_plus - e_minus) / (v_plus - v_minus) * EV_PER_A3_IN_BAR,
+            energy_ev_per_atom=pe / cell.natoms))
     return results, [f for r in results for f in r.failures()]
 
 
@@ -201,6 +203,9 @@ def check_calculator_potential(potential: Potential) -> list[str]:
     path.write_text(json.dumps(record, indent=1) + "\n")
     if failures:
         raise HarnessError(f"potential {potential.name}: check against ASE failed: {failures[0]} (all results in {path})")
+    crystal = results[len(potential.elements)]   # the first cell after the one-element ones
+    report.append(f"0-step run through the bridge on {crystal.name} ({crystal.natoms} atoms): "
+                  f"{crystal.energy_ev_per_atom:.6f} eV/atom, pressure {crystal.pressure_bar:.1f} bar")
     for r in results:
         report.append(f"LAMMPS vs ASE on {r.name} ({r.natoms} atoms): dE {r.de_ev_per_atom:.1e} eV/atom, "
                       f"dF {r.df_ev_per_a:.1e} eV/A, dstress {r.dstress_gpa:.1e} GPa, "

@@ -52,7 +52,8 @@ def _cmd_potentials(args: argparse.Namespace) -> int:
     if args.action == "list":
         for path in list_potentials():
             pot = load_potential(str(path))
-            print(f"{pot.name:<20} {' '.join(pot.elements):<12} {pot.pair_style:<40} {path}")
+            model = pot.pair_style or f"calculator {pot.calculator.import_path}"
+            print(f"{pot.name:<20} {' '.join(pot.elements):<12} {model:<40} {path}")
         return 0
     if args.action == "add-mace":
         return _cmd_add_mace(args)
@@ -63,6 +64,10 @@ def _cmd_potentials(args: argparse.Namespace) -> int:
         print(f"name:        {pot.name}\nsource:      {pot.source}\ndescription: {pot.description}")
         print(f"elements:    {' '.join(pot.elements)}\nmasses:      {pot.masses}\ntimestep:    {pot.timestep_fs} fs")
         print(f"packages:    {pot.packages}\naccelerator: {pot.accelerators}")
+        if pot.calculator is not None:
+            spec = pot.calculator
+            print(f"pair_style:  none: the model is the ASE calculator {spec.import_path} (device {spec.device}, "
+                  f"python {spec.python or 'the harness venv'}), through fix external")
         for key, item in pot.files.items():
             print(f"file {key}:  {item.path} (sha256 {item.sha256})")
         print("LAMMPS lines:")
