@@ -278,3 +278,14 @@ def test_a_calculator_built_from_other_objects_is_still_data(tmp_path):
     cells_full = json.loads(check_record_path(full).read_text())["cells"]
     for a, b in zip(cells_summed, cells_full):
         assert a["pressure_bar"] == pytest.approx(b["pressure_bar"], rel=1e-12)
+
+
+def test_device_binding_gives_each_launcher_group_one_gpu():
+    from harness.calculator_launch import device_environment
+    manifest = {"potentials": {"m": {"kind": "calculator", "calculator": {"device": "auto"}},
+                               "c": {"kind": "calculator", "calculator": {"device": "cpu"}},
+                               "snap": {"packages": ["ML-SNAP"]}}}
+    assert [device_environment(manifest, "m", ["0", "1"], g) for g in range(3)] == [
+        {"CUDA_VISIBLE_DEVICES": "0"}, {"CUDA_VISIBLE_DEVICES": "1"}, {"CUDA_VISIBLE_DEVICES": "0"}]
+    assert device_environment(manifest, "c", ["0", "1"], 0) == {"CUDA_VISIBLE_DEVICES": ""}
+    assert device_environment(manifest, "m", [], 0) == {} and device_environment(manifest, "snap", ["0"], 0) == {}
