@@ -261,6 +261,9 @@ def execute(lmp: Any, bridge: Bridge, commands: list[str]) -> None:
             if lmp.extract_variable("harness_jump") != "none":
                 index = _goto(labels, label)
             continue
+        if re.search(r'"\s*jump\b', command):
+            raise RunnerError(f"runner.py follows `jump SELF label` and `if \"...\" then \"jump SELF label\"` only, "
+                              f"not `{command}`")
         external = _EXTERNAL_FIX.match(command)
         if external and external.group(1) != FIX_ID:
             raise RunnerError(f"fix {external.group(1)} is a fix external that is not the model fix {FIX_ID}: "

@@ -102,6 +102,7 @@ def test_plain_lammps_refuses_a_calculator_run(tmp_path):
     ("fix other all external pf/callback 1 1\n", "not the model fix"),
     ('if "1 > 0" then "unfix harness_mlip" "fix harness_mlip all external pf/callback 1 1" "run 5"\n',
      "inside an if"),
+    ('if "1 > 0" then "jump SELF elsewhere" else "print no"\n', "follows `jump SELF label`"),
 ])
 def test_a_model_fix_without_its_callback_never_runs(tmp_path, change, message):
     """The pitfall: LAMMPS runs a pf/callback fix without a callback silently with zero forces. The runner refuses
