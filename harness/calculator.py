@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 FIX_ID = "harness_mlip"
 RUNNER_NAME = "runner.py"
 CONFIG_NAME = "calculator.json"
-RUN_FILES = (RUNNER_NAME, CONFIG_NAME)
 
 
 class CalculatorSpec(BaseModel):
@@ -68,14 +67,11 @@ def parse_calculator_table(table: Any, where: str) -> CalculatorSpec:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or "calculator"
-        allowed = {"extra_forbidden": f"unknown field (known: import, {', '.join(f for f in CalculatorSpec.model_fields if f != 'import_path')})",
+        known = ", ".join(["import", *(f for f in CalculatorSpec.model_fields if f != "import_path")])
+        allowed = {"extra_forbidden": f"unknown field (known: {known})",
                    "string_pattern_mismatch": "must look like module.path:Name" if field == "import" else
                    "must be an identifier"}.get(error["type"], error["msg"])
         raise HarnessError(f"{where}: calculator.{field}: {allowed}") from None
-
-
-def is_calculator(potential: Any) -> bool:
-    return getattr(potential, "calculator", None) is not None
 
 
 def interpreter(spec: CalculatorSpec, source: Path | None = None) -> str:
@@ -145,6 +141,9 @@ def validate_render(potential: Potential, in_lammps: str, where: str) -> None:
                                f"in {sys.executable} (install it, or name its environment in calculator.python)")
     else:
         interpreter(spec, potential.source)
+    if not spec.stress and re.search(r"\b(npt|box/relax)\b", in_lammps):
+        raise HarnessError(f"potential file {potential.source}: calculator.stress = false, but {where} changes the "
+                           "cell under pressure (NPT or box relaxation), which needs the model's stress")
     others = sorted({m for m in _ANY_EXTERNAL.findall(in_lammps) if m != FIX_ID})
     if others:
         raise HarnessError(f"{where}: fix {others[0]} is a fix external; a calculator potential's model fix is "

@@ -211,6 +211,7 @@ def test_a_failing_model_ends_its_run_failed_and_the_campaign_goes_on(tmp_path, 
      "non-finite forces"),
     (dict(calculator_extra='devices = "gpu"\n'), "render", "calculator.devices: unknown field"),
     (dict(calculator_extra='python = "no-such-env"\n'), "render", "calculator environment 'no-such-env' does not exist"),
+    (dict(calculator_extra='stress = false\n'), "render", "calculator.stress = false, but template relax"),
 ])
 def test_bad_calculator_input_is_one_line_and_nothing_is_written(tmp_path, potential, where, message):
     path = write_potential(tmp_path, **potential)
