@@ -114,7 +114,9 @@ def load_potential(name_or_path: str, search: list[Path] | None = None) -> Poten
         calculator = parse_calculator_table(data.get("calculator"), where)
         data.setdefault("pair_style", "")
         data.setdefault("pair_coeff", [])
-        data.setdefault("max_ranks_per_run", 1)
+        if data.setdefault("max_ranks_per_run", 1) != 1:
+            raise HarnessError(f"{where}: field 'max_ranks_per_run': a calculator potential runs on one MPI rank per "
+                               "run (the model sees the whole cell)")
     elif "calculator" in data:
         raise HarnessError(f"{where}: a [calculator] table needs kind = \"calculator\"")
     for key in ("elements", "pair_style", "pair_coeff"):
