@@ -29,6 +29,9 @@ def _test_cell(potential: Potential) -> Structure:
 
 def check_potential(potential: Potential, lmp: str | None = None) -> list[str]:
     """Run every check; returns lines of a report. Raises HarnessError at the first failed check."""
+    if potential.calculator is not None:   # an ASE calculator through fix external: its own check
+        from harness.calculator_check import check_calculator_potential
+        return check_calculator_potential(potential)
     report = []
     problems = verify_files(potential)
     if problems:

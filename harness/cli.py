@@ -52,7 +52,8 @@ def _cmd_potentials(args: argparse.Namespace) -> int:
     if args.action == "list":
         for path in list_potentials():
             pot = load_potential(str(path))
-            print(f"{pot.name:<20} {' '.join(pot.elements):<12} {pot.pair_style:<40} {path}")
+            model = pot.pair_style or f"calculator {pot.calculator.import_path}"
+            print(f"{pot.name:<20} {' '.join(pot.elements):<12} {model:<40} {path}")
         return 0
     if args.action == "add-mace":
         return _cmd_add_mace(args)
@@ -63,6 +64,10 @@ def _cmd_potentials(args: argparse.Namespace) -> int:
         print(f"name:        {pot.name}\nsource:      {pot.source}\ndescription: {pot.description}")
         print(f"elements:    {' '.join(pot.elements)}\nmasses:      {pot.masses}\ntimestep:    {pot.timestep_fs} fs")
         print(f"packages:    {pot.packages}\naccelerator: {pot.accelerators}")
+        if pot.calculator is not None:
+            spec = pot.calculator
+            print(f"pair_style:  none: the model is the ASE calculator {spec.import_path} (device {spec.device}, "
+                  f"python {spec.python or 'the harness venv'}), through fix external")
         for key, item in pot.files.items():
             print(f"file {key}:  {item.path} (sha256 {item.sha256})")
         print("LAMMPS lines:")
@@ -92,6 +97,12 @@ def _cmd_build_lammps(args: argparse.Namespace) -> int:
     info = build(BuildOptions(source=args.source, sha256=args.sha256, prefix=Path(args.prefix),
                               kokkos_cuda=args.kokkos_cuda, jobs=args.jobs), force=args.force)
     print(info["lmp"])
+    return 0
+
+
+def _cmd_env(args: argparse.Namespace) -> int:
+    from harness.calculator_env import create_env
+    create_env(args.name, Path(args.requirements) if args.requirements else None, force=args.force)
     return 0
 
 
@@ -181,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=2, help="parallel compile jobs (default 2)")
     p.add_argument("--force", action="store_true", help="rebuild even if the same build is installed")
     p.set_defaults(func=_cmd_build_lammps)
+
+    p = sub.add_parser("env", help="create the Python environment a calculator potential names (.venvs/NAME)")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("name", help="environment name: made from requirements-NAME.txt (e.g. sevenn)")
+    p.add_argument("--requirements", help="pinned requirements file (default: requirements-NAME.txt)")
+    p.add_argument("--force", action="store_true", help="reinstall even if the environment is up to date")
+    p.set_defaults(func=_cmd_env)
 
     p = sub.add_parser("run", help="render + mpirun launch + analyze + report, in one command")
     p.add_argument("campaign", nargs="?", help="campaign file (default: the shipped inputs/default.toml)")

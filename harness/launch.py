@@ -283,7 +283,7 @@ def classify(run_dir: Path, run: dict[str, Any], returncode: int, killed_for_tim
     if returncode < 0:
         name = signal.Signals(-returncode).name if -returncode in signal.Signals._value2member_map_ else str(-returncode)
         return Outcome("failed", "crashed", f"LAMMPS process killed by signal {name}", step, time_ps)
-    error = _error_line(run_dir)
+    error = _error_line(run_dir) or _python_error(run_dir)
     if returncode == 0 and error is None:
         finished = _finished_step(run_dir)
         if finished is not None and finished < run["nsteps"]:
@@ -295,8 +295,22 @@ def classify(run_dir: Path, run: dict[str, Any], returncode: int, killed_for_tim
     return Outcome("failed", reason_for_error(error), error, step, time_ps)
 
 
+def _python_error(run_dir: Path) -> str | None:
+    """The last line of a Python traceback in screen.out (a calculator run whose runner died in Python)."""
+    path = run_dir / "screen.out"
+    lines = path.read_text(errors="replace").splitlines() if path.is_file() else []
+    if not any(line.startswith("Traceback (most recent call last)") for line in lines):
+        return None
+    last = next((line.strip() for line in reversed(lines) if line.strip() and not line.startswith(" ")), "")
+    return f"ERROR: Python: {last}"
+
+
 def reason_for_error(error: str) -> str:
-    """The failure reason of a LAMMPS error message."""
+    """The failure reason of a LAMMPS error message (or of a calculator runner's: harness/calculator_runner.py)."""
+    if "non-finite" in error:
+        return "non_finite"
+    if error.startswith(("ERROR: calculator", "ERROR: Python:", "ERROR: sha256", "ERROR: model file")):
+        return "calculator_error"
     if "Lost atoms" in error:
         return "lost_atoms"
     if "Fix halt condition" in error or "Non-numeric" in error or "nan" in error.lower().split():
@@ -349,8 +363,10 @@ def _set_parent_death_signal() -> None:
 
 
 def run_child(run_dir: Path, run: dict[str, Any], build: LammpsBuild, wall_time_s: float,
-              accel_args: list[str], env_extra: dict[str, str], kill_grace_s: float = 30.0) -> Outcome:
-    command = [build.executable, *accel_args, "-in", "in.lammps", "-log", "log.lammps"]
+              accel_args: list[str], env_extra: dict[str, str], kill_grace_s: float = 30.0,
+              command: list[str] | None = None) -> Outcome:
+    """``command``: the child to start instead of `lmp` (a calculator potential's `python runner.py`)."""
+    command = command or [build.executable, *accel_args, "-in", "in.lammps", "-log", "log.lammps"]
     env = child_environment(build.library_dirs, env_extra)
     started = time.monotonic()
     last_beat = started
@@ -478,6 +494,8 @@ def begin_attempt(campaign_dir: Path, run: dict[str, Any], manifest: dict[str, A
     resumed_from = prepare_attempt(run_dir)
     accel = accelerator_for(manifest, run["potential"], options, gpus)
     env_extra = {"CUDA_VISIBLE_DEVICES": gpus[group % len(gpus)]} if accel and gpus else {}
+    from harness.calculator_launch import device_environment   # calculator potentials: the same GPU binding
+    env_extra.update(device_environment(manifest, run["potential"], gpus, group))
     update_status(run_dir, state="running", reason=None, message=None, attempts=int(status.get("attempts", 0)) + 1,
                   host=socket.gethostname(), resumed_from_step=resumed_from, started=now_iso())
     write_provenance(run_dir, record, manifest, build,
@@ -538,7 +556,9 @@ def launch(campaign_dir: Path, options: LaunchOptions | None = None, log: Any = 
     build = find_lammps(options.lmp)
     preflight(manifest, build)
     from harness.mace import launch_gate  # max_ranks_per_run, and the recorded MACE parity check
-    for warning in launch_gate(manifest, k, options.force_unchecked):
+    from harness.calculator_launch import launch_gate as calculator_launch_gate
+    for warning in [*launch_gate(manifest, k, options.force_unchecked),
+                    *calculator_launch_gate(manifest, options.force_unchecked)]:
         if rank == 0:
             _say(log, f"[harness] warning: {warning}")
     gpus = visible_gpus()
@@ -621,8 +641,10 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
             if comm is None:
                 if isinstance(attempt, Attempt):
                     try:
+                        from harness.calculator_launch import child_command
                         outcome = run_child(attempt.run_dir, attempt.record, build, attempt.wall_time_s,
-                                            attempt.accel, attempt.env_extra, options.kill_grace_s)
+                                            attempt.accel, attempt.env_extra, options.kill_grace_s,
+                                            child_command(manifest, claimed))
                         finish_attempt(attempt, outcome)
                     except OSError as exc:
                         io_error = exc

@@ -11,7 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import jinja2
 from pydantic import AfterValidator, Field, Strict, ValidationError, field_validator, model_validator
@@ -21,6 +21,9 @@ from harness.errors import HarnessError
 from harness.paths import potentials_dir
 from harness.schema import (Element, Line, NonEmptyLine, PathText, StrictModel, error_line, fail, integer, name_pattern,
                             number)
+
+if TYPE_CHECKING:
+    from harness.calculator import CalculatorSpec
 
 
 @dataclass
@@ -45,14 +48,21 @@ class Potential:
     accelerators: dict[str, list[str]] = field(default_factory=dict)
     description: str = ""
     max_ranks_per_run: int | None = None
+    kind: str = "pair"                              # "pair" (a LAMMPS pair style) or "calculator" (harness/calculator.py)
+    calculator: CalculatorSpec | None = None        # the [calculator] table of kind = "calculator"
 
     def pair_lines(self, file_paths: dict[str, str]) -> list[str]:
         """The LAMMPS lines that define this potential, with ``{{ elements }}`` and ``{{ files.KEY }}`` filled in."""
+        if self.calculator is not None:
+            from harness.calculator import lammps_lines
+            return lammps_lines(self)
         return [_render_line(template, self.line_context(file_paths), f"potential {self.name} ({self.source})")
                 for _, template in self.templates()]
 
     def templates(self) -> list[tuple[str, str]]:
         """(field path, line template) of every LAMMPS line the potential contributes, in order."""
+        if self.calculator is not None:   # its lines come from harness/calculator.py, not from templates
+            return []
         return [("pair_style", f"pair_style      {self.pair_style}"),
                 *((f"pair_coeff[{i}]", f"pair_coeff      {c}") for i, c in enumerate(self.pair_coeff)),
                 *((f"commands[{i}]", c) for i, c in enumerate(self.commands))]
@@ -112,6 +122,7 @@ RankCount = integer(minimum=1, maximum=1_000_000)
 
 
 class PotentialFileModel(StrictModel):
+    kind: Literal["pair"] = "pair"
     name: PotentialName | None = None           # default: the file name without .toml
     description: Line = ""
     citation: Line = ""
@@ -150,6 +161,17 @@ class PotentialFileModel(StrictModel):
                            "into one folder)")
             names[base] = key
         return self
+
+
+class CalculatorPotentialFileModel(PotentialFileModel):
+    """kind = "calculator": an ASE calculator instead of a pair style (harness/calculator.py validates the
+    [calculator] table itself, with its own messages); one MPI rank per run, the model sees the whole cell."""
+    kind: Literal["calculator"]                  # type: ignore[assignment]
+    pair_style: Line = ""
+    pair_coeff: list[NonEmptyLine] = Field(default_factory=list)
+    calculator: dict[str, object] | None = None  # None: parse_calculator_table says what is missing
+    max_ranks_per_run: Literal[1] | None = Field(default=1, description="a calculator potential runs on one MPI "
+                                                  "rank per run (the model sees the whole cell)")
 
 
 def sha256_of(path: Path) -> str:
@@ -198,10 +220,20 @@ def load_potential(name_or_path: str, search: list[Path] | None = None) -> Poten
         raise HarnessError(f"{where}: invalid TOML: {exc}") from None
     except RecursionError:
         raise HarnessError(f"{where}: invalid TOML: nested too deeply") from None
+    kind = data.get("kind", "pair")
+    if kind not in ("pair", "calculator"):
+        raise HarnessError(f"{where}: kind: must be \"pair\" or \"calculator\", got {kind!r}")
+    if kind == "pair" and "calculator" in data:
+        raise HarnessError(f"{where}: a [calculator] table needs kind = \"calculator\"")
+    model: type[PotentialFileModel] = CalculatorPotentialFileModel if kind == "calculator" else PotentialFileModel
     try:
-        spec = PotentialFileModel.model_validate(data)
+        spec = model.model_validate(data)
     except ValidationError as exc:
-        raise HarnessError(f"{where}: {error_line(exc, PotentialFileModel, _table_depth)}") from None
+        raise HarnessError(f"{where}: {error_line(exc, model, _table_depth)}") from None
+    calculator = None
+    if isinstance(spec, CalculatorPotentialFileModel):
+        from harness.calculator import parse_calculator_table
+        calculator = parse_calculator_table(spec.calculator, where)
     potential = Potential(
         name=spec.name or path.stem, source=path, elements=list(spec.elements), pair_style=spec.pair_style,
         pair_coeff=list(spec.pair_coeff), commands=list(spec.commands), packages=list(spec.packages),
@@ -209,7 +241,8 @@ def load_potential(name_or_path: str, search: list[Path] | None = None) -> Poten
         files={key: PotentialFile(key=key, path=(path.parent / f.path).resolve(), sha256=f.sha256)
                for key, f in spec.files.items()},
         accelerators={kind: list(a.args) for kind, a in spec.accelerator.items()},
-        description=spec.description, max_ranks_per_run=spec.max_ranks_per_run,
+        description=spec.description, max_ranks_per_run=spec.max_ranks_per_run, kind=spec.kind,
+        calculator=calculator,
     )
     if spec.name is None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", potential.name):
         raise HarnessError(f"{where}: the potential takes its name from the file, {potential.name!r}, which may hold "

@@ -31,7 +31,8 @@ from harness.units import fs_to_ps, pa_to_bar, steps_for
 
 MANIFEST_FORMAT = 1
 # The files a run directory owns after rendering; anything else in it is output of a launch.
-RENDERED_FILES = ("in.lammps", "data.lmp", "run.json", "reference.lammpstrj", "reference.extxyz")
+RENDERED_FILES = ("in.lammps", "data.lmp", "run.json", "reference.lammpstrj", "reference.extxyz",
+                  "runner.py", "calculator.json")   # the last two: calculator potentials (harness/calculator.py)
 
 
 @dataclass
@@ -287,6 +288,10 @@ def render_run(run: PlannedRun, campaign: Campaign, environment: jinja2.Environm
         data_text = data_path.read_text()
     run.files = {"in.lammps": text, "data.lmp": data_text,
                  "run.json": json.dumps(run_record, indent=1) + "\n", **run.extra_files}
+    if pot.calculator is not None:   # the runner that executes in.lammps with the model attached
+        from harness.calculator import run_files, validate_render
+        validate_render(pot, text, f"template {run.template} (run {run.run_id})")
+        run.files.update(run_files(pot, file_paths))
 
 
 def _repeat_of(run_id: str) -> int:
@@ -381,7 +386,8 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
         "campaign_file": str(campaign_path.resolve()), "harness_version": __version__,
         "potentials": {p.name: {"source": str(p.source), "elements": p.elements, "packages": p.packages,
                                 "accelerators": p.accelerators, "max_ranks_per_run": p.max_ranks_per_run,
-                                "files": {k: {"name": f.path.name, "sha256": f.sha256} for k, f in p.files.items()}}
+                                "files": {k: {"name": f.path.name, "sha256": f.sha256} for k, f in p.files.items()},
+                                **_calculator_entry(p)}
                        for p in potentials},
         "runs": [{"run_id": r.run_id, "task": r.task, "potential": r.potential.name, "dir": f"runs/{r.run_id}",
                   "nsteps": r.nsteps, "cost": r.cost} for r in runs],
@@ -400,6 +406,13 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
     if fresh:
         os.rename(target, out_dir)
     return manifest
+
+
+def _calculator_entry(potential: Potential) -> dict[str, Any]:
+    if potential.calculator is None:
+        return {}
+    from harness.calculator import manifest_entry
+    return manifest_entry(potential)
 
 
 def _write_campaign(target: Path, campaign: Campaign, potentials: list[Potential], runs: list[PlannedRun],

@@ -10,7 +10,9 @@ if [ "${HARNESS_SKIP_MACE:-0}" != 1 ]; then
     echo "[test] MACE extras (requirements-mace.txt) and the ML-IAP LAMMPS build"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-mace.txt
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-chgnet.txt  # CHGNet (tests/calculator)
     nice -n 10 .venv/bin/harness build-lammps -j "$(nproc)"
 fi
 bash scripts/setup-browser.sh  # headless Chromium for tests/analysis/test_report_browser.py
+[ "${HARNESS_SKIP_SEVENN:-0}" = 1 ] || .venv/bin/harness env create sevenn  # SevenNet-0's own env (.venvs/sevenn)
 exec .venv/bin/python -m pytest -q "$@"
