@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.meltquench_protocols import VARIANTS as MELT_QUENCH_VARIANTS
 from harness.units import parse_pressure_pa
 
 
@@ -64,7 +65,8 @@ class RobustnessTask:
 
 @dataclass
 class MeltQuenchTask:
-    """Task 2 trajectory: heat T_low -> T_high, hold, quench to T_low (NPT; or NVT as in the paper's Iter1)."""
+    """Task 2 trajectory: heat T_low -> T_high, hold, quench to T_low (NPT or NVT); or the paper's Iter1 / Iter2
+    melt-quench grids (variants "iter1", "iter2": see harness/meltquench_protocols.py)."""
     structure: str = "Li7P3S11"
     supercell: list[int] = field(default_factory=lambda: [4, 2, 2])
     variants: list[str] = field(default_factory=lambda: ["npt"])
@@ -73,6 +75,7 @@ class MeltQuenchTask:
     heating_rate_K_per_ps: float = 10.0
     quench_rate_K_per_ps: float = 10.0
     hold_ps: float = 50.0
+    anneal_ps: float | None = None     # at the final temperature after the quench; None: 0 (iter2: 10 ps)
     pressure_Pa: Any = 1.0e5
     dump_interval_ps: float = 5.0
     thermostat_damping_fs: float = 100.0
@@ -146,7 +149,7 @@ def _validate(name: str, task: Any) -> None:
     for f in dataclasses.fields(task):
         value = getattr(task, f.name)
         if f.name.endswith(("_ps", "_fs", "_K", "_g_cm3", "_per_ps")) and value is not None and not isinstance(value, list):
-            if f.name == "equilibration_ps" or f.name == "hold_ps":
+            if f.name in ("equilibration_ps", "hold_ps", "anneal_ps"):
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                     raise HarnessError(f"{where}.{f.name}: must be zero or positive, got {value!r}")
             else:
@@ -187,7 +190,7 @@ def _validate(name: str, task: Any) -> None:
             raise HarnessError(f"{where}.pressure_Pa: {exc}") from None
         if task.T_high_K <= task.T_low_K:
             raise HarnessError(f"{where}: T_high_K ({task.T_high_K}) must be above T_low_K ({task.T_low_K})")
-        allowed = {"npt", "nvt", "nvt_iter1", "npt_iter2"}
+        allowed = set(MELT_QUENCH_VARIANTS)
         for variant in task.variants:
             if variant not in allowed:
                 raise HarnessError(f"{where}.variants: unknown variant {variant!r} (known: {', '.join(sorted(allowed))})")
