@@ -21,6 +21,11 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from harness.render import describe, render_campaign
     from harness.slurm import slurm_script
     campaign = Path(args.campaign) if args.campaign else default_campaign()
+    if args.explain:
+        from harness.campaign import load_campaign
+        from harness.origins import explain
+        print(explain(load_campaign(campaign)), end="")
+        return 0
     manifest = render_campaign(campaign, Path(args.out), force=args.force)
     print(f"rendered {describe(manifest)} into {args.out}")
     if args.slurm:
@@ -145,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("campaign", nargs="?", help="campaign file (default: the shipped inputs/default.toml)")
     p.add_argument("--out", default=str(DEFAULT_DIR), help="campaign directory (default: ./campaign)")
     p.add_argument("--force", action="store_true", help="re-render over a different campaign")
+    p.add_argument("--explain", action="store_true", help="print the resolved parameters with where each default "
+                   "comes from (paper or harness choice; docs/defaults.md) and write nothing")
     p.add_argument("--slurm", action="store_true", help="also write DIR/submit.slurm")
     p.add_argument("--ntasks", type=int, default=32, help="Slurm: MPI ranks (default 32)")
     p.add_argument("--time", default="24:00:00", help="Slurm: time limit (default 24:00:00)")
