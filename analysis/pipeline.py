@@ -441,8 +441,8 @@ def formation_table(runs: list[RunInfo], options: Options, summary: Summary,
         missing_ends = [e for e in formation.END_POINTS if e not in ends]
         if missing_ends:
             message = (f"E_f cannot be computed for {key[0]} ({key[1]}): end-point energy of "
-                       f"{' and '.join(missing_ends)} missing (both Li2S and P2S5 are required; "
-                       "P2S5 is not shipped with the project); raw energies reported")
+                       f"{' and '.join(missing_ends)} missing (both Li2S and P2S5 are required, from the "
+                       "same potential and protocol); raw energies reported")
             summary.notes.append(message)
         errors = []
         for row in group:
