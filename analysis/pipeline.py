@@ -446,7 +446,12 @@ def formation_table(runs: list[RunInfo], options: Options, summary: Summary,
             summary.notes.append(message)
         errors = []
         for row in group:
-            if "energy_eV" not in row or row["structure"] in formation.END_POINTS:
+            if "energy_eV" not in row:
+                continue
+            if row["structure"] in formation.END_POINTS:
+                if not missing_ends:   # eq. (1) at x = 0 or 1: zero by definition, left out of RMSE(E_f)
+                    row["E_f_meV_per_atom"] = 0.0
+                    row["note"] = "end-point: E_f = 0 by eq. (1); not in RMSE(E_f)"
                 continue
             if not missing_ends and "x" in row:
                 row["E_f_meV_per_atom"] = formation.formation_energy_meV_per_atom(
