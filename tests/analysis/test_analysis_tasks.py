@@ -13,7 +13,8 @@ from analysis.contacts import count_close_pairs, frame_contacts, minimum_distanc
 from analysis.dump import Box
 from analysis.errors import AnalysisError
 from analysis.forces import force_errors_from_files
-from analysis.robustness import RobustnessRun, group_conditions
+from analysis.contacts import FrameContacts
+from analysis.robustness import RobustnessRun, group_conditions, md_frame_counts, read_relax_record
 from analysis_testdata import TRICLINIC, box_header, frame_text
 
 BOX = Box(matrix=TRICLINIC, origin=np.array([0.5, -1.0, 2.0]), triclinic=True)
@@ -103,16 +104,42 @@ def test_literature_flag_edges_are_inside():
 
 
 def test_robustness_classification():
-    def run(i, state, frames, contacts, time=None):
-        return RobustnessRun(f"r{i}", "p", 1000.0, 1e9, i, state, "lost_atoms" if state == "failed" else None,
-                             100.0, time, frames, contacts, 2.0)
-    (some,) = group_conditions([run(1, "done", 101, 3), run(2, "failed", 10, 10, 9.5), run(3, "done", 101, 0)])
+    def run(i, state, frames, contacts, time=None, reason="lost_atoms", message=None):
+        return RobustnessRun(f"r{i}", "p", 1000.0, 1e9, i, state, reason if state == "failed" else None,
+                             100.0, time, frames, contacts, 2.0, message)
+    (some,) = group_conditions([run(1, "done", 100, 3), run(2, "failed", 10, 10, 9.5), run(3, "done", 100, 0)])
     assert some.survival == "some" and some.times_to_failure_ps == [9.5]
-    assert some.close_contact_fraction == pytest.approx(13 / 212)
+    assert some.close_contact_fraction == pytest.approx(13 / 210)
     (none,) = group_conditions([run(1, "failed", 0, 0, 0.0), run(2, "failed", 0, 0, 0.0)])
-    assert none.survival == "none" and none.close_contact_label == "-"
-    (everything,) = group_conditions([run(1, "done", 101, 0)])
+    assert none.survival == "none" and none.close_contact_label == "—"
+    (everything,) = group_conditions([run(1, "done", 100, 0)])
     assert everything.survival == "all" and everything.close_contact_label == "0%"
+    (stopped,) = group_conditions([run(1, "done", 100, 0), run(2, "failed", 40, 0, 40.0, "wall_time"),
+                                   run(3, "failed", 5, 0, 5.0, "crashed", "LAMMPS process killed by signal SIGTERM")])
+    assert (stopped.n_failed, stopped.n_incomplete, stopped.survival) == (0, 2, "incomplete")
+    assert stopped.times_to_failure_ps == []
+    (segfault,) = group_conditions([run(1, "failed", 5, 0, 5.0, "crashed", "LAMMPS process killed by signal SIGSEGV")])
+    assert segfault.n_failed == 1 and segfault.survival == "none"
+
+
+def test_md_frames_exclude_t0(tmp_path):
+    """A paper-length run dumps t = 0 and then one frame per ps: 101 frames, 100 of them MD frames."""
+    frames = [FrameContacts(timestep=1000 * k, time_ps=float(k), min_distance_A=0.9 if k == 0 else 2.0,
+                            contact=k == 0) for k in range(101)]
+    counts = md_frame_counts(frames)
+    assert (counts.n_frames, counts.n_contact_frames, counts.min_distance_A, counts.last_time_ps) == (100, 0, 2.0, 100.0)
+    assert md_frame_counts(frames[:1]).n_frames == 0
+
+
+def test_relax_record(tmp_path):
+    assert read_relax_record(tmp_path) is None
+    (tmp_path / "relax.json").write_text('{"iterations": 1000, "max_iterations": 1000, "max_force_eV_per_A": 0.0008, '
+                                         '"force_norm_eV_per_A": 0.02, "force_tolerance_eV_per_A": 0.001, "pe_eV": -1}')
+    record = read_relax_record(tmp_path)
+    assert record.iterations == 1000 and record.converged   # hit the limit, but every force is below the tolerance
+    (tmp_path / "relax.json").write_text('{"iterations": 12, "max_iterations": 1000, "max_force_eV_per_A": 0.5, '
+                                         '"force_norm_eV_per_A": 2.0, "force_tolerance_eV_per_A": 0.001, "pe_eV": -1}')
+    assert not read_relax_record(tmp_path).converged
 
 
 # -- Task 3 -----------------------------------------------------------------------------------------

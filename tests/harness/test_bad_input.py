@@ -44,7 +44,7 @@ CASES = {
     "unknown pressure unit": (TINY.replace('"1 GPa"', '"1 psi"'), "unknown pressure unit 'psi'"),
     "negative pressure": (TINY.replace('"1 GPa"', '-1e5'), "[robustness].pressures_Pa[1]: pressures must be positive, got -100000"),
     "melt below quench": (TINY.replace("T_high_K = 900", "T_high_K = 200"), "T_high_K (200) must be above T_low_K"),
-    "unknown variant": (TINY.replace("[melt_quench]\n", '[melt_quench]\nvariants = ["npt", "slow"]\n'), "[melt_quench].variants[1]: expected one of 'npt', 'nvt', 'nvt_iter1' or 'npt_iter2', got 'slow'"),
+    "unknown variant": (TINY.replace("[melt_quench]\n", '[melt_quench]\nvariants = ["npt", "slow"]\n'), "[melt_quench].variants[1]: expected one of 'npt', 'nvt', 'iter1', 'iter2', 'nvt_iter1' or 'npt_iter2', got 'slow'"),
     "missing structure": (TINY.replace('structures = ["Li2S"]', 'structures = ["Li4P2S7"]'), "unknown structure 'Li4P2S7'"),
     "missing structure file": (TINY.replace('structures = ["Li2S"]', 'structures = ["nowhere/x.cif"]'), "structure file"),
     "no potentials": (TINY.replace('potentials = ["toy-morse"]', "potentials = []"), "[campaign].potentials: list at least one"),
