@@ -12,4 +12,5 @@ if [ "${HARNESS_SKIP_MACE:-0}" != 1 ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-mace.txt
     nice -n 10 .venv/bin/harness build-lammps -j "$(nproc)"
 fi
+bash scripts/setup-slurm.sh   # a one-node Slurm for tests/cluster (as root with apt; else says why)
 exec .venv/bin/python -m pytest -q "$@"
