@@ -15,13 +15,15 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 BUNDLE=$REPO/build/gpu-bundle
 LIMIT=$((64 * 1024 * 1024))
-# mace-torch 0.3.16's import-time dependencies beyond torch/e3nn/numpy/scipy, as imported here (bench/gpu_check.py)
+# mace-torch 0.3.16's import-time dependencies beyond torch/e3nn/numpy/scipy (as imported here by bench/gpu_check.py),
+# and what harness itself imports (jinja2; pydantic for the campaign/potential schema)
 WHEELS=(mace-torch==0.3.16 ase==3.29.0 matscipy==1.3.1 h5py==3.16.0 lmdb==3.0.0 orjson==3.13.0 torch-ema==0.3
         torchmetrics==1.9.0 lightning-utilities==0.15.3 tqdm==4.70.1 prettytable==3.18.0 wcwidth==0.9.4
         ConfigArgParse==1.9.0 GitPython==3.2.1 gitdb==4.0.12 smmap==5.0.3 PyYAML==6.0.4 matplotlib==3.11.2
         contourpy==1.3.3 cycler==0.12.1 fonttools==4.68.0 kiwisolver==1.5.1 pillow==13.0.0 pyparsing==3.3.3
         python-dateutil==4.0.0 pandas==3.1.1 tzdata==2026.6 Jinja2==3.1.6 MarkupSafe==3.0.4
-        packaging==26.4 opt-einsum-fx==0.1.4)
+        packaging==26.4 opt-einsum-fx==0.1.4 pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0
+        typing-inspection==0.4.5)
 LAMMPS_PACKAGES=(PYTHON ML-IAP ML-SNAP KSPACE MOLECULE EXTRA-FIX EXTRA-COMPUTE EXTRA-PAIR)   # as harness build-lammps
 
 py312() {
