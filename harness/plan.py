@@ -3,8 +3,10 @@
 Per task and potential: runs, atoms, steps, atom-steps, and the predicted wall time per run and for the whole
 campaign on N ranks (one run per rank, or per GPU), farmed longest first as `harness launch` does. The speed of each
 potential (atom-steps per second on one rank, plus a fixed start-up cost per run) comes from a short calibration
-run (NVT MD of the campaign's largest structure for that potential, cached in CAMPAIGN/plan/calibration.json), or
-from a throughput the user gives (``--throughput NAME=ATOMSTEPS_PER_S``).
+run (NVT MD of the campaign's largest structure for that potential, with thermo output every 10 steps as the
+templates' monitoring has, run as min(N, CPUs) concurrent copies so that cores shared by the launch's ranks are
+shared in the calibration too; cached in CAMPAIGN/plan/calibration.json), or from a throughput the user gives
+(``--throughput NAME=ATOMSTEPS_PER_S``).
 
 Steps of a run: MD tasks their timesteps (robustness: plus its relaxation's iteration limit), relaxations their
 iteration limit (an upper bound: minimisations usually stop earlier), force single points one step per frame.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -30,8 +33,9 @@ from harness.runstate import write_json_atomic
 MD_TASKS = ("conductivity", "robustness", "melt_quench")
 # Start-up cost per run (launcher claim + LAMMPS start + setup) when no calibration measured it.
 DEFAULT_OVERHEAD_S = 0.5
-CALIBRATION_TARGET_S = 3.0   # loop time the calibration run aims at
-CALIBRATION_FORMAT = 1
+CALIBRATION_TARGET_S = 1.0   # loop time each calibration measurement aims at
+CALIBRATION_REPEATS = 3      # measurements; the median is kept (robust to a burst of other work on the machine)
+CALIBRATION_FORMAT = 2
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Speed:
     source: str              # "calibrated", "cached" or "given"
     natoms: int = 0          # of the calibration structure
     steps: int = 0
+    concurrent: int = 1      # copies run at once during the calibration
 
 
 @dataclass
@@ -81,26 +86,38 @@ def _calibration_input(campaign_dir: Path, manifest: dict[str, Any], potential: 
              f"read_data {(run_dir / 'data.lmp').resolve()}", *pot.pair_lines(files),
              "neighbor 2.0 bin", "neigh_modify every 1 delay 0 check yes", f"timestep {pot.timestep_fs / 1000.0}",
              "velocity all create 600.0 4928 dist gaussian mom yes rot yes", "fix nvt all nvt temp 600.0 600.0 0.1",
-             "thermo 100", f"run {steps}"]
+             "thermo_style custom step temp pe press", "thermo 10", f"run {steps}"]
     return "\n".join(lines) + "\n"
 
 
-def _time_lammps(build: LammpsBuild, folder: Path, text: str) -> tuple[float, float, int]:
-    """(process wall s, LAMMPS loop s, steps) of one calibration input."""
-    (folder / "in.lammps").write_text(text)
-    started = time.perf_counter()
-    result = subprocess.run([build.executable, "-in", "in.lammps", "-log", "log.lammps"], cwd=folder,
-                            capture_output=True, text=True, env=child_environment(build.library_dirs, {}), timeout=600)
-    wall = time.perf_counter() - started
-    loop = re.search(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", result.stdout)
-    if result.returncode != 0 or loop is None:
-        error = next((l for l in result.stdout.splitlines() if l.startswith("ERROR")), result.stderr.strip()[-300:])
-        raise HarnessError(f"calibration run in {folder} failed: {error}")
-    return wall, float(loop.group(1)), int(loop.group(2))
+def _time_lammps(build: LammpsBuild, folder: Path, text: str, copies: int = 1) -> tuple[float, float, int]:
+    """(mean process wall s, mean LAMMPS loop s, steps) of ``copies`` runs of one input started together."""
+    processes = []
+    for index in range(copies):
+        run_dir = folder / f"copy{index}"
+        run_dir.mkdir(exist_ok=True)
+        (run_dir / "in.lammps").write_text(text)
+        processes.append((run_dir, time.perf_counter(), subprocess.Popen(
+            [build.executable, "-in", "in.lammps", "-log", "log.lammps"], cwd=run_dir, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=child_environment(build.library_dirs, {}))))
+    walls, loops, steps = [], [], 0
+    for run_dir, started, process in processes:
+        stdout, stderr = process.communicate(timeout=600)
+        walls.append(time.perf_counter() - started)
+        loop = re.search(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", stdout)
+        if process.returncode != 0 or loop is None:
+            error = next((l for l in stdout.splitlines() if l.startswith("ERROR")), stderr.strip()[-300:])
+            raise HarnessError(f"calibration run in {run_dir} failed: {error}")
+        loops.append(float(loop.group(1)))
+        steps = int(loop.group(2))
+    return sum(walls) / copies, sum(loops) / copies, steps
 
 
-def calibrate(campaign_dir: Path, manifest: dict[str, Any], potential: str, build: LammpsBuild) -> Speed:
-    """Time NVT MD of the largest structure of ``potential``'s runs: a probe, then ~CALIBRATION_TARGET_S of loop."""
+def calibrate(campaign_dir: Path, manifest: dict[str, Any], potential: str, build: LammpsBuild,
+              copies: int = 1) -> Speed:
+    """Time NVT MD of the largest structure of ``potential``'s runs: a probe, then CALIBRATION_REPEATS measurements
+    of ~CALIBRATION_TARGET_S of loop (the median is kept), each as ``copies`` runs at once (the per-run speed when
+    that many runs share this machine)."""
     records = _records(campaign_dir, manifest)
     candidates = [r for r in manifest["runs"] if r["potential"] == potential]
     md = [r for r in candidates if r["task"] in MD_TASKS] or candidates
@@ -114,19 +131,22 @@ def calibrate(campaign_dir: Path, manifest: dict[str, Any], potential: str, buil
                                                                           probe_steps))
         rate = natoms * probe_steps / max(probe_loop, 1e-6)
         steps = int(min(max(probe_steps, CALIBRATION_TARGET_S * rate / natoms), 1_000_000))
-        wall, loop, steps = _time_lammps(build, folder, _calibration_input(campaign_dir, manifest, potential,
-                                                                            run_dir, steps))
-    return Speed(natoms * steps / max(loop, 1e-9), max(wall - loop, 0.0), "calibrated", natoms, steps)
+        text = _calibration_input(campaign_dir, manifest, potential, run_dir, steps)
+        measured = sorted(_time_lammps(build, folder, text, copies) for _ in range(CALIBRATION_REPEATS))
+    walls = sorted(m[0] - m[1] for m in measured)
+    loop = sorted(m[1] for m in measured)[len(measured) // 2]
+    return Speed(natoms * steps / max(loop, 1e-9), max(walls[len(walls) // 2], 0.0), "calibrated", natoms, steps,
+                 copies)
 
 
-def _calibration_key(manifest: dict[str, Any], potential: str, build: LammpsBuild) -> str:
+def _calibration_key(manifest: dict[str, Any], potential: str, build: LammpsBuild, copies: int) -> str:
     files = manifest["potentials"][potential].get("files", {})
     return json.dumps([CALIBRATION_FORMAT, potential, sorted((k, v.get("sha256")) for k, v in files.items()),
-                       build.executable, build.version])
+                       build.executable, build.version, copies])
 
 
 def speeds(campaign_dir: Path, manifest: dict[str, Any], given: dict[str, float], lmp: str | None = None,
-           recalibrate: bool = False, log: Any = None) -> dict[str, Speed]:
+           recalibrate: bool = False, log: Any = None, copies: int = 1) -> dict[str, Speed]:
     """The speed of every potential of the campaign: given, cached in CAMPAIGN/plan/calibration.json, or measured."""
     unknown = sorted(set(given) - set(manifest["potentials"]))
     if unknown:
@@ -143,14 +163,14 @@ def speeds(campaign_dir: Path, manifest: dict[str, Any], given: dict[str, float]
     except (OSError, json.JSONDecodeError):
         cache = {}
     for name in missing:
-        key = _calibration_key(manifest, name, build)
+        key = _calibration_key(manifest, name, build, copies)
         if key in cache and not recalibrate:
             result[name] = Speed(**{**cache[key], "source": "cached"})
             continue
         if log is not None:
-            log.write(f"[plan] calibrating {name} with {build.executable} ...\n")
+            log.write(f"[plan] calibrating {name} with {build.executable} ({copies} at once) ...\n")
             log.flush()
-        result[name] = calibrate(campaign_dir, manifest, name, build)
+        result[name] = calibrate(campaign_dir, manifest, name, build, copies)
         cache[key] = asdict(result[name])
         cache_path.parent.mkdir(exist_ok=True)
         write_json_atomic(cache_path, cache)
@@ -179,7 +199,8 @@ def plan_campaign(campaign_dir: Path, ranks: int, given: dict[str, float] | None
         raise HarnessError(f"--ranks must be at least 1, got {ranks}")
     manifest = load_manifest(campaign_dir)
     records = _records(campaign_dir, manifest)
-    speed = speeds(campaign_dir, manifest, given or {}, lmp, recalibrate, log)
+    copies = max(1, min(ranks, os.cpu_count() or 1))   # runs that share this machine's cores in the launch
+    speed = speeds(campaign_dir, manifest, given or {}, lmp, recalibrate, log, copies)
     rows: dict[tuple[str, str], PlanRow] = {}
     durations = []
     for run in manifest["runs"]:
@@ -211,7 +232,8 @@ def _duration(seconds: float) -> str:
 def format_plan(plan: dict[str, Any]) -> str:
     lines = [f"campaign {plan['campaign']} on {plan['ranks']} rank(s) (one run per rank or GPU)", ""]
     for name, s in plan["speeds"].items():
-        where = f" ({s['natoms']} atoms x {s['steps']} steps)" if s["source"] != "given" else ""
+        where = (f" ({s['natoms']} atoms x {s['steps']} steps, {s['concurrent']} at once)"
+                 if s["source"] != "given" else "")
         lines.append(f"  {name}: {s['atom_steps_per_s']:.4g} atom-steps/s per rank, {s['overhead_s']:.2f} s per run "
                      f"start-up [{s['source']}{where}]")
     header = f"{'task':<14} {'potential':<18} {'runs':>5} {'atoms':>6} {'steps':>9} {'atom-steps':>11} " \
