@@ -31,18 +31,45 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.slurm:
         script = Path(args.out) / "submit.slurm"
         script.write_text(slurm_script(Path(args.out).resolve(), args.ntasks, args.time, args.ranks_per_run,
-                                       args.partition, args.gpus_per_node, args.account))
+                                       args.partition, args.gpus_per_node, args.account, args.srun_mpi))
         print(f"wrote {script}: submit it with `sbatch {script}`")
     return 0
 
 
 def _cmd_launch(args: argparse.Namespace) -> int:
     from harness.launch import LaunchOptions, launch
+    if args.heartbeat_timeout is not None and not args.heartbeat_timeout > 0:
+        raise HarnessError(f"--heartbeat-timeout {args.heartbeat_timeout:g}: must be a positive number of seconds")
     options = LaunchOptions(ranks_per_run=args.ranks_per_run, wall_time_s=args.wall_time, retry_failed=args.retry_failed,
                             lmp=args.lmp, accelerator=args.accelerator, progress_every_s=args.progress_every,
                             only=args.only, kill_grace_s=args.kill_grace,
-                            force_unchecked=args.force_unchecked)
+                            force_unchecked=args.force_unchecked, host=args.host,
+                            heartbeat_timeout_s=args.heartbeat_timeout, take_over=args.take_over)
     return launch(Path(args.dir), options)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    import hashlib
+    from harness.paths import cache_dir
+    from harness.plan import format_plan, parse_throughputs, plan_campaign
+    target = Path(args.campaign) if args.campaign else default_campaign()
+    if target.is_dir():
+        campaign_dir = target
+    elif target.is_file():
+        # a campaign file is rendered into the cache, where its calibration is kept too
+        from harness.render import render_campaign
+        digest = hashlib.sha256(str(target.resolve()).encode() + target.read_bytes()).hexdigest()[:16]
+        campaign_dir = cache_dir() / "plan" / f"{target.stem}-{digest}"
+        render_campaign(target, campaign_dir, force=True)
+    else:
+        raise HarnessError(f"{target}: no such campaign file or rendered campaign folder")
+    plan = plan_campaign(campaign_dir, args.ranks, parse_throughputs(args.throughput), args.lmp, args.recalibrate,
+                         log=sys.stderr)
+    print(format_plan(plan))
+    if args.json:
+        Path(args.json).write_text(json.dumps(plan, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -170,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partition", help="Slurm partition")
     p.add_argument("--account", help="Slurm account")
     p.add_argument("--gpus-per-node", type=int, default=0, help="Slurm: GPUs per node")
+    p.add_argument("--srun-mpi", default="pmi2", help="Slurm: srun's --mpi plugin that joins the tasks into one MPI "
+                   "world (default pmi2, right for PyPI mpich; pmix for a PMIx MPI; '' for a plain srun)")
     p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("launch", help="run the campaign (under mpirun/srun for several ranks); resumable")
@@ -186,7 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds past the wall-time limit before a hung LAMMPS process is killed (default 30)")
     p.add_argument("--force-unchecked", action="store_true",
                    help="launch ML-IAP (MACE) potentials whose `harness potentials check` failed or never ran")
+    p.add_argument("--host", help="host name this launcher writes in its locks (default $HARNESS_HOST or the "
+                   "machine's): launchers on different machines sharing a campaign need different names")
+    p.add_argument("--heartbeat-timeout", type=float, help="seconds without a heartbeat after which a lock of "
+                   "another host is stale (default $HARNESS_HEARTBEAT_TIMEOUT or 120)")
+    p.add_argument("--take-over", action="store_true", help="when only runs held by other launchers are left, wait "
+                   "and take over those whose heartbeat stops (instead of exiting)")
     p.set_defaults(func=_cmd_launch)
+
+    p = sub.add_parser("plan", help="predict a campaign's cost: runs, atom-steps and wall time on N ranks")
+    p.add_argument("campaign", nargs="?", help="campaign file or rendered campaign folder (default: inputs/default.toml)")
+    p.add_argument("--ranks", type=int, default=1, help="MPI ranks (or GPUs) of the launch, one run each (default 1)")
+    p.add_argument("--throughput", action="append", default=[], metavar="POT=ATOMSTEPS_PER_S",
+                   help="speed of a potential on one rank instead of a calibration run (repeatable)")
+    p.add_argument("--json", help="also write the plan as JSON to this file")
+    p.add_argument("--lmp", help="LAMMPS executable for the calibration runs")
+    p.add_argument("--recalibrate", action="store_true", help="measure again instead of using the cached calibration")
+    p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("status", help="counts by state and per-run progress")
     p.add_argument("dir", nargs="?", default=str(DEFAULT_DIR))

@@ -26,7 +26,8 @@ from typing import Any
 from harness import __version__
 from harness.errors import HarnessError
 from harness.lammps_env import MPI_ENV_PREFIXES, LammpsBuild, child_environment, find_lammps
-from harness.runstate import RunLock, lock_holder, now_iso, read_status, update_status, write_json_atomic
+from harness.runstate import (RunLock, host_name, lock_holder, now_iso, read_status, update_status,
+                              write_json_atomic)
 
 # Outputs of an attempt; a fresh (non-resumed) attempt starts without them.
 ATTEMPT_OUTPUTS = ("traj.lammpstrj", "progress.dat", "finished.json", "result.json", "relaxed.lmp", "forces.lammpstrj",
@@ -46,6 +47,9 @@ class LaunchOptions:
     kill_grace_s: float = 30.0         # LAMMPS's own `timer timeout` stops a run at the wall limit; a hang is
                                        # killed this much later
     force_unchecked: bool = False      # launch ML-IAP (MACE) potentials whose parity check failed or never ran
+    host: str | None = None            # the host name in locks and status (default $HARNESS_HOST or the machine's)
+    heartbeat_timeout_s: float | None = None  # another host's lock is stale after this (default 120 s)
+    take_over: bool = False            # wait for runs other launchers hold; take them over if their heartbeat stops
 
 
 @dataclass
@@ -449,6 +453,16 @@ def accelerator_for(manifest: dict[str, Any], potential: str, options: LaunchOpt
     return list(flags[options.accelerator])
 
 
+def gpu_binding(gpus: list[str], group: int, accelerator: str = "auto") -> dict[str, str]:
+    """The environment that binds rank group ``group``'s runs to one GPU, round robin: with more groups than GPUs
+    several runs share a GPU. MACE through the ML-IAP shim then puts its model on that GPU (HARNESS_MACE_DEVICE,
+    unless the user set it)."""
+    if not gpus or accelerator == "none":
+        return {}
+    return {"CUDA_VISIBLE_DEVICES": gpus[group % len(gpus)],
+            "HARNESS_MACE_DEVICE": os.environ.get("HARNESS_MACE_DEVICE", "cuda")}
+
+
 # ------------------------------------------------------------------------------------------ the farm
 
 def _runnable(campaign_dir: Path, run: dict[str, Any], retry_failed: bool) -> bool:
@@ -493,14 +507,15 @@ def begin_attempt(campaign_dir: Path, run: dict[str, Any], manifest: dict[str, A
         return done
     resumed_from = prepare_attempt(run_dir)
     accel = accelerator_for(manifest, run["potential"], options, gpus)
-    env_extra = {"CUDA_VISIBLE_DEVICES": gpus[group % len(gpus)]} if accel and gpus else {}
-    from harness.calculator_launch import device_environment   # calculator potentials: the same GPU binding
+    env_extra = gpu_binding(gpus, group, options.accelerator)
+    from harness.calculator_launch import device_environment   # calculator potentials: their device choice
     env_extra.update(device_environment(manifest, run["potential"], gpus, group))
     update_status(run_dir, state="running", reason=None, message=None, attempts=int(status.get("attempts", 0)) + 1,
-                  host=socket.gethostname(), resumed_from_step=resumed_from, started=now_iso())
+                  host=options.host or host_name(), resumed_from_step=resumed_from, started=now_iso())
     write_provenance(run_dir, record, manifest, build,
-                     {"accelerator_args": accel, "cuda_visible_devices": env_extra.get("CUDA_VISIBLE_DEVICES"),
-                      "ranks": ranks, "resumed_from_step": resumed_from})
+                     {"host": options.host or host_name(), "accelerator_args": accel,
+                      "cuda_visible_devices": env_extra.get("CUDA_VISIBLE_DEVICES"), "ranks": ranks,
+                      "resumed_from_step": resumed_from})
     wall_time_s = float(options.wall_time_s or record.get("wall_time_s") or 86400.0)
     return Attempt(run_dir, record, wall_time_s, accel, env_extra, time.monotonic())
 
@@ -606,11 +621,13 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
     while True:
         claimed: dict[str, Any] | None = None
         lock: RunLock | None = None
-        if in_group_rank == 0:
+        held_elsewhere = in_group_rank == 0
+        while held_elsewhere and claimed is None:
+            held_elsewhere = False
             for run in runs:
                 if run["run_id"] in unwritable or not _runnable(campaign_dir, run, options.retry_failed):
                     continue
-                candidate = RunLock(campaign_dir / run["dir"])
+                candidate = RunLock(campaign_dir / run["dir"], options.host, options.heartbeat_timeout_s)
                 try:
                     acquired = candidate.acquire()
                 except OSError as exc:
@@ -618,11 +635,14 @@ def _group_loop(campaign_dir: Path, manifest: dict[str, Any], runs: list[dict[st
                     unwritable.add(run["run_id"])
                     continue
                 if not acquired:
+                    held_elsewhere = options.take_over   # --take-over: wait, it may become stale
                     continue
                 if _runnable(campaign_dir, run, options.retry_failed):  # re-check under the lock
                     claimed, lock = run, candidate
                     break
                 candidate.release()
+            if held_elsewhere and claimed is None:
+                time.sleep(1.0)
         if comm is not None:
             claimed = comm.bcast(claimed, root=0)
         if claimed is None:

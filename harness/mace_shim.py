@@ -9,6 +9,11 @@ graph then has one node per real atom, as with ASE's periodic neighbour list, so
 go back per pair through ``update_pair_forces`` (LAMMPS sums ghost forces into their owners and tallies the
 virial from ``rij`` and ``fij``). Owners are only known when every ghost is an image of an atom on the same rank:
 one MPI rank per run (more stop with an error).
+
+Device: the model runs where ``HARNESS_MACE_DEVICE`` says ("cpu", the default; "cuda" or "cuda:N"; "auto": the
+first visible GPU if torch sees one). ``harness launch`` sets it to "cuda" and binds each run to one GPU through
+CUDA_VISIBLE_DEVICES when GPUs are visible (several runs may share one GPU). The graph is built on the CPU from
+LAMMPS's arrays, moved to the device for the model, and energies and forces come back to the CPU for LAMMPS.
 """
 
 from __future__ import annotations
@@ -22,6 +27,22 @@ import torch
 from mace.calculators.lammps_mliap_mace import LAMMPS_MLIAP_MACE
 
 _LAMMPS: Any = None  # the LAMMPS instance of this process, set by attach_lammps
+DEVICE_ENV = "HARNESS_MACE_DEVICE"
+
+
+def select_device(requested: str | None, cuda_available: bool) -> str:
+    """The torch device for the model: "cpu" (default), "cuda[:N]" (an error without a GPU), or "auto"."""
+    choice = (requested or "cpu").strip().lower()
+    if choice == "auto":
+        return "cuda" if cuda_available else "cpu"
+    if choice == "cpu":
+        return "cpu"
+    if choice == "cuda" or (choice.startswith("cuda:") and choice[5:].isdigit()):
+        if not cuda_available:
+            raise RuntimeError(f"{DEVICE_ENV}={requested}: torch sees no CUDA GPU here (torch.cuda.is_available() "
+                               f"is False); use cpu or auto")
+        return choice
+    raise RuntimeError(f"{DEVICE_ENV}={requested!r}: expected cpu, cuda, cuda:N or auto")
 
 
 def attach_lammps(lmpptr: Any) -> None:
@@ -52,10 +73,17 @@ def _owners(ntotal: int, nlocal: int) -> np.ndarray:
 class MliapMace(LAMMPS_MLIAP_MACE):
     """``LAMMPS_MLIAP_MACE`` for LAMMPS builds without KOKKOS: a graph on the real atoms only (see module doc)."""
 
+    def _initialize_device(self, data: Any) -> None:
+        import os
+        self.device = torch.device(select_device(os.environ.get(DEVICE_ENV), torch.cuda.is_available()))
+        self.model = self.model.to(self.device)
+        self.initialized = True
+
     def compute_forces(self, data: Any) -> None:
         nlocal = data.nlocal
         if not self.initialized:
             self._initialize_device(data)
+        device = self.device
         if nlocal == 0:
             data.energy = 0.0
             return
@@ -64,16 +92,16 @@ class MliapMace(LAMMPS_MLIAP_MACE):
         pair_j = owner[torch.as_tensor(data.pair_j, dtype=torch.int64)]
         species = torch.as_tensor(data.elems[:nlocal], dtype=torch.int64)
         batch = {
-            "vectors": torch.tensor(data.rij, dtype=self.dtype).reshape(-1, 3),
-            "node_attrs": torch.nn.functional.one_hot(species, num_classes=self.num_species).to(self.dtype),
-            "edge_index": torch.stack([pair_j, pair_i], dim=0),
-            "batch": torch.zeros(nlocal, dtype=torch.int64),
+            "vectors": torch.tensor(data.rij, dtype=self.dtype).reshape(-1, 3).to(device),
+            "node_attrs": torch.nn.functional.one_hot(species, num_classes=self.num_species).to(self.dtype).to(device),
+            "edge_index": torch.stack([pair_j, pair_i], dim=0).to(device),
+            "batch": torch.zeros(nlocal, dtype=torch.int64, device=device),
             "lammps_class": None,
             "natoms": (nlocal, 0),
         }
         _, node_energy, pair_forces = self.model(batch)
-        atom_energies = node_energy[:nlocal].detach().double().numpy()
+        atom_energies = node_energy[:nlocal].detach().double().cpu().numpy()
         data.eatoms = np.ascontiguousarray(atom_energies)
         data.energy = float(atom_energies.sum())
         if data.npairs > 0:
-            data.update_pair_forces(np.ascontiguousarray(pair_forces.detach().double().numpy()))
+            data.update_pair_forces(np.ascontiguousarray(pair_forces.detach().double().cpu().numpy()))

@@ -13,12 +13,37 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.errors import HarnessError
+
 STATES = ("pending", "running", "done", "failed")
 REASONS = ("lammps_error", "lost_atoms", "non_finite", "wall_time", "crashed", "io_error")
 LOCK_NAME = "run.lock"
-# A lock whose heartbeat is older than this is stale even when its owner's host cannot be checked.
+# A lock whose heartbeat is older than this is stale even when its owner's host cannot be checked (another host on
+# a shared filesystem). HARNESS_HEARTBEAT_TIMEOUT (seconds) or `harness launch --heartbeat-timeout` change it.
 STALE_AFTER_S = 120.0
 HEARTBEAT_S = 10.0
+HOST_ENV = "HARNESS_HOST"
+TIMEOUT_ENV = "HARNESS_HEARTBEAT_TIMEOUT"
+
+
+def host_name() -> str:
+    """The name this launcher gives its locks: $HARNESS_HOST, else the machine's host name. Launchers on
+    different machines sharing a campaign must present different names (containers often all say "localhost")."""
+    return os.environ.get(HOST_ENV) or socket.gethostname()
+
+
+def heartbeat_timeout_s() -> float:
+    """Seconds without a heartbeat after which another host's lock is stale: $HARNESS_HEARTBEAT_TIMEOUT or 120."""
+    text = os.environ.get(TIMEOUT_ENV)
+    if not text:
+        return STALE_AFTER_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise HarnessError(f"{TIMEOUT_ENV}={text!r}: a heartbeat timeout must be a positive number of seconds")
+    return value
 
 
 def _proc_stat(pid: int) -> list[str] | None:
@@ -90,8 +115,12 @@ class RunLock:
     """An exclusive claim on one run directory. ``acquire`` never blocks: it returns False if another live
     process holds the run."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, host: str | None = None, stale_after_s: float | None = None) -> None:
         self.path = run_dir / LOCK_NAME
+        self.host = host or host_name()
+        self.stale_after_s = stale_after_s or heartbeat_timeout_s()
+        # beat several times per timeout, so a heartbeat that is a little late never looks dead
+        self.heartbeat_s = min(HEARTBEAT_S, self.stale_after_s / 4)
         self.token = uuid.uuid4().hex
         self.held = False
         self._stop = threading.Event()
@@ -110,9 +139,9 @@ class RunLock:
             age = time.time() - self.path.stat().st_mtime
         except FileNotFoundError:
             return True
-        if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+        if owner.get("host") == self.host and isinstance(owner.get("pid"), int):
             return not process_alive(owner["pid"], owner.get("start_ticks"))
-        return age > STALE_AFTER_S
+        return age > self.stale_after_s
 
     def acquire(self) -> bool:
         for _ in range(3):
@@ -144,7 +173,7 @@ class RunLock:
                 aside.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as handle:
-                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "start_ticks": _start_ticks(os.getpid()),
+                json.dump({"host": self.host, "pid": os.getpid(), "start_ticks": _start_ticks(os.getpid()),
                            "token": self.token, "since": now_iso()}, handle)
             self.held = True
             self._stop.clear()
@@ -154,8 +183,8 @@ class RunLock:
         return False
 
     def _beat(self) -> None:
-        """Touch the lock every HEARTBEAT_S while held, so launchers on other hosts see it is alive."""
-        while not self._stop.wait(HEARTBEAT_S):
+        """Touch the lock every heartbeat_s while held, so launchers on other hosts see it is alive."""
+        while not self._stop.wait(self.heartbeat_s):
             try:
                 os.utime(self.path)
             except FileNotFoundError:
@@ -170,9 +199,9 @@ class RunLock:
             self.held = False
 
 
-def lock_holder(run_dir: Path) -> dict[str, Any] | None:
+def lock_holder(run_dir: Path, host: str | None = None, stale_after_s: float | None = None) -> dict[str, Any] | None:
     """The owner of a live lock on ``run_dir`` (None if unlocked or stale)."""
-    lock = RunLock(run_dir)
+    lock = RunLock(run_dir, host, stale_after_s)
     owner = lock._owner()
     if owner is None or lock._is_stale(owner):
         return None

@@ -1,4 +1,5 @@
-"""A Slurm batch script that runs the launcher over the allocated nodes: the cluster's MPI does the farming."""
+"""A Slurm batch script that runs the launcher over the allocated tasks as one MPI world: the cluster's MPI
+does the farming, the run locks on the shared filesystem make resubmission resume where the last job stopped."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import shlex
 import sys
 from pathlib import Path
 
+# `srun --mpi=pmi2` makes the job's tasks one MPI world with PyPI's MPICH (a plain `srun` starts N singleton
+# launchers that only share work through the locks). Clusters whose mpi4py is built on an MPI with PMIx use "pmix".
+DEFAULT_SRUN_MPI = "pmi2"
+
 
 def slurm_script(campaign_dir: Path, ntasks: int, time_limit: str, ranks_per_run: int = 1, partition: str | None = None,
-                 gpus_per_node: int = 0, account: str | None = None) -> str:
-    python = shlex.quote(sys.executable)
+                 gpus_per_node: int = 0, account: str | None = None, srun_mpi: str = DEFAULT_SRUN_MPI,
+                 python: str | None = None) -> str:
+    python = shlex.quote(python or sys.executable)
     lines = ["#!/bin/bash", f"#SBATCH --job-name=harness-{campaign_dir.name}", f"#SBATCH --ntasks={ntasks}",
              "#SBATCH --cpus-per-task=1", f"#SBATCH --time={time_limit}",
              f"#SBATCH --output={shlex.quote(str(campaign_dir / 'slurm-%j.out'))}"]
@@ -19,13 +25,15 @@ def slurm_script(campaign_dir: Path, ntasks: int, time_limit: str, ranks_per_run
         lines.append(f"#SBATCH --account={account}")
     if gpus_per_node:
         lines.append(f"#SBATCH --gpus-per-node={gpus_per_node}")
+    mpi = f" --mpi={srun_mpi}" if srun_mpi else ""
     lines += [
         "",
-        "# Each run ends done or failed; resubmitting this script resumes where the campaign stopped.",
-        "# mpi4py must be built against the cluster's MPI (pip install --no-binary mpi4py mpi4py) for srun to work;",
-        "# otherwise replace srun by the mpirun that matches the installed mpi4py.",
+        "# Each run ends done or failed; a job that is cancelled or reaches its time limit leaves its runs",
+        "# resumable: `sbatch` this script again and the next job carries on from the last restart files.",
+        "# mpi4py must use the MPI that srun's --mpi plugin speaks (PyPI mpich: pmi2; a cluster MPI built with",
+        "# PMIx: --mpi=pmix and `pip install --no-binary mpi4py mpi4py`); `srun --mpi=list` shows the choices.",
         "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}",
-        f"srun {python} -m harness launch {shlex.quote(str(campaign_dir))} --ranks-per-run {ranks_per_run}",
+        f"srun{mpi} {python} -m harness launch {shlex.quote(str(campaign_dir))} --ranks-per-run {ranks_per_run}",
         "",
     ]
     return "\n".join(lines)

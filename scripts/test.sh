@@ -15,4 +15,5 @@ if [ "${HARNESS_SKIP_MACE:-0}" != 1 ]; then
 fi
 bash scripts/setup-browser.sh  # headless Chromium for tests/analysis/test_report_browser.py
 [ "${HARNESS_SKIP_SEVENN:-0}" = 1 ] || .venv/bin/harness env create sevenn  # SevenNet-0's own env (.venvs/sevenn)
+bash scripts/setup-slurm.sh   # a one-node Slurm for tests/cluster (as root with apt; else says why)
 exec .venv/bin/python -m pytest -q "$@"
