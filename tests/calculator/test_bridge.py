@@ -203,7 +203,7 @@ def test_a_failing_model_ends_its_run_failed_and_the_campaign_goes_on(tmp_path, 
 @pytest.mark.parametrize("potential, where, message", [
     (dict(target="no_such_module.calculators:Model"), "render", "calculator.import: module 'no_such_module.calculators' not found"),
     (dict(target="ase.calculators.lj"), "render", "calculator.import: must look like module.path:Name"),
-    (dict(extra='[files.model]\npath = "weights.bin"\nsha256 = "00"\n'), "render", "sha256 of"),
+    (dict(extra='[files.model]\npath = "weights.bin"\nsha256 = "0000000000000000000000000000000000000000000000000000000000000000"\n'), "render", "sha256 of"),
     (dict(target="toy_calculators:RaisesWhenBuilt"), "check", "building it raised RuntimeError: weights file is corrupt"),
     (dict(target="toy_calculators:OnlyElements", kwargs=LJ_KWARGS + 'known = ["Li", "S"]\n'), "check",
      "KeyError: 'model has no parameters for element P' on only-P"),
