@@ -149,7 +149,7 @@ def last_progress(run_dir: Path) -> tuple[int, float]:
     return 0, 0.0
 
 
-def _restart_files(run_dir: Path) -> list[tuple[int, Path]]:
+def restart_files(run_dir: Path) -> list[tuple[int, Path]]:
     found = []
     for path in run_dir.glob("restart.*.bin"):
         middle = path.name[len("restart."):-len(".bin")]
@@ -212,7 +212,7 @@ def prepare_attempt(run_dir: Path) -> int | None:
     if latest.is_symlink() or latest.exists():
         latest.unlink()
     progress_step, _ = last_progress(run_dir)
-    complete = [(step, path) for step, path in _restart_files(run_dir) if step < progress_step]
+    complete = [(step, path) for step, path in restart_files(run_dir) if step < progress_step]
     if complete:
         step, path = complete[-1]
         latest.symlink_to(path.name)
@@ -226,13 +226,13 @@ def prepare_attempt(run_dir: Path) -> int | None:
         target = run_dir / name
         if target.is_symlink() or target.exists():
             target.unlink()
-    for _, path in _restart_files(run_dir):
+    for _, path in restart_files(run_dir):
         path.unlink()
     return None
 
 
 def _prune_restarts(run_dir: Path, keep: int = 2) -> None:
-    files = _restart_files(run_dir)
+    files = restart_files(run_dir)
     latest = run_dir / "restart.latest"
     in_use = os.readlink(latest) if latest.is_symlink() else None
     for _, path in files[:-keep]:
@@ -524,7 +524,7 @@ def finish_attempt(attempt: Attempt, outcome: Outcome) -> None:
     run_dir = attempt.run_dir
     wall_s = round(time.monotonic() - attempt.started, 3)
     if outcome.state == "done":
-        for _, path in _restart_files(run_dir):
+        for _, path in restart_files(run_dir):
             path.unlink(missing_ok=True)
         latest = run_dir / "restart.latest"
         if latest.is_symlink():
