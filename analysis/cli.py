@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.errors import AnalysisError
+from harness.errors import HarnessError
 
 SUBCOMMANDS = ("msd", "contacts", "forces", "jumps")
 
@@ -180,7 +181,7 @@ def _run(function, argv: list[str], prog: str) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return function(argv)
-    except AnalysisError as error:
+    except HarnessError as error:   # AnalysisError, or the core's (harness.rundir, harness.elements)
         print(f"{prog}: error: {error}", file=sys.stderr)
     except OSError as error:
         print(f"{prog}: error: cannot read {error.filename or 'input'}: {error.strerror}", file=sys.stderr)

@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from analysis.errors import AnalysisError
+from harness.elements import formula_counts
 
 # The paper's eight crystals (Task 1), in the paper's order, and the two end-points.
 PAPER_CRYSTALS = ("Li2P2S6", "Li4P2S7", "Li7P3S11", "alpha-Li3PS4", "beta-Li3PS4", "gamma-Li3PS4",
@@ -76,16 +77,6 @@ def formation_energy_meV_per_atom(energy_eV: float, counts: dict[str, int], e_li
     e_p2s5_fu = 7.0 * e_p2s5_per_atom_eV
     e_f = (energy_eV - counts.get("Li", 0) / 2.0 * e_li2s_fu - counts.get("P", 0) / 2.0 * e_p2s5_fu) / n_atoms
     return 1000.0 * e_f
-
-
-def formula_counts(formula: str) -> dict[str, int]:
-    """Element counts of a formula such as 'Li7P3S11'."""
-    counts: dict[str, int] = {}
-    for element, number in re.findall(r"([A-Z][a-z]?)(\d*)", formula):
-        counts[element] = counts.get(element, 0) + (int(number) if number else 1)
-    if not counts:
-        raise AnalysisError(f"cannot read formula {formula!r}")
-    return counts
 
 
 def read_reference(path: Path, known_structures: set[str]) -> tuple[dict[str, float], str | None]:

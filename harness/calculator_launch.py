@@ -3,7 +3,6 @@ numpy: the runner's command line and interpreter, the GPU binding, and the gate 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.rundir import sha256_of
 
 RUNNER_NAME = "runner.py"
 
@@ -70,23 +70,15 @@ def device_environment(manifest: dict[str, Any], potential: str, gpus: list[str]
 
 # ------------------------------------------------------------------------------------------ the recorded check
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_record_path(source: Path) -> Path:
     return source.with_name(f"{source.stem}.check.json")
 
 
 def fingerprint(source: Path, files: dict[str, Path]) -> dict[str, str]:
     """What a recorded check is valid for: the potential file, its model files and the runner's code."""
-    prints = {"toml": _sha256(source), "runner": _sha256(Path(__file__).with_name("calculator_runner.py"))}
+    prints = {"toml": sha256_of(source), "runner": sha256_of(Path(__file__).with_name("calculator_runner.py"))}
     for key, path in sorted(files.items()):
-        prints[f"files.{key}"] = _sha256(path) if path.is_file() else "missing"
+        prints[f"files.{key}"] = sha256_of(path) if path.is_file() else "missing"
     return prints
 
 

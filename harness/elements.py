@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from harness.errors import HarnessError
+
 MASS_AMU: dict[str, float] = {
     "H": 1.008, "He": 4.0026, "Li": 6.94, "Be": 9.0122, "B": 10.81, "C": 12.011, "N": 14.007, "O": 15.999,
     "F": 18.998, "Ne": 20.180, "Na": 22.990, "Mg": 24.305, "Al": 26.982, "Si": 28.085, "P": 30.974,
@@ -21,3 +25,14 @@ def mass_amu(symbol: str) -> float:
         return MASS_AMU[symbol]
     except KeyError:
         raise KeyError(f"no default mass for element {symbol!r}: give it under [masses] in the potential file") from None
+
+
+def formula_counts(formula: str) -> dict[str, int]:
+    """'Li7P3S11' -> {'Li': 7, 'P': 3, 'S': 11}; anything that is not a run of symbols and counts is an error."""
+    tokens = re.findall(r"([A-Z][a-z]?)(\d*)", formula)
+    if not tokens or "".join(s + n for s, n in tokens) != formula:
+        raise HarnessError(f"cannot read chemical formula {formula!r} (write e.g. 'Li7P3S11')")
+    counts: dict[str, int] = {}
+    for symbol, number in tokens:
+        counts[symbol] = counts.get(symbol, 0) + (int(number) if number else 1)
+    return counts

@@ -25,6 +25,7 @@ from typing import Any
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.rundir import count_states, load_manifest  # noqa: F401 (load_manifest re-exported)
 from harness.lammps_env import MPI_ENV_PREFIXES, LammpsBuild, child_environment, find_lammps
 from harness.runstate import (RunLock, host_name, lock_holder, now_iso, read_status, update_status,
                               write_json_atomic)
@@ -117,16 +118,6 @@ def _wait_without_spinning(request: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------ runs on disk
-
-def load_manifest(campaign_dir: Path) -> dict[str, Any]:
-    path = campaign_dir / "manifest.json"
-    if not path.is_file():
-        raise HarnessError(f"{campaign_dir} is not a rendered campaign (no manifest.json); run `harness render` first")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"{path} is damaged: {exc}") from None
-
 
 def last_progress(run_dir: Path) -> tuple[int, float]:
     """(step, simulated time in ps) of the last line of progress.dat, (0, 0.0) if none."""
@@ -537,11 +528,7 @@ def finish_attempt(attempt: Attempt, outcome: Outcome) -> None:
 
 
 def summarize(campaign_dir: Path, manifest: dict[str, Any]) -> dict[str, int]:
-    counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
-    for run in manifest["runs"]:
-        state = read_status(campaign_dir / run["dir"]).get("state", "pending")
-        counts[state] = counts.get(state, 0) + 1
-    return counts
+    return count_states(read_status(campaign_dir / run["dir"]).get("state", "pending") for run in manifest["runs"])
 
 
 def _progress_printer(campaign_dir: Path, manifest: dict[str, Any], every_s: float, stop: threading.Event,

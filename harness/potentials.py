@@ -6,7 +6,6 @@ rest of the harness uses once the file has passed it."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pydantic import AfterValidator, Field, Strict, ValidationError, field_valid
 from harness.elements import MASS_AMU
 from harness.errors import HarnessError
 from harness.paths import potentials_dir
+from harness.rundir import sha256_of  # noqa: F401 (re-exported: callers use potentials.sha256_of)
 from harness.schema import (Element, Line, NonEmptyLine, PathText, StrictModel, error_line, fail, integer, name_pattern,
                             number)
 
@@ -172,14 +172,6 @@ class CalculatorPotentialFileModel(PotentialFileModel):
     calculator: dict[str, object] | None = None  # None: parse_calculator_table says what is missing
     max_ranks_per_run: Literal[1] | None = Field(default=1, description="a calculator potential runs on one MPI "
                                                   "rank per run (the model sees the whole cell)")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def find_potential(name_or_path: str, search: list[Path] | None = None) -> Path:

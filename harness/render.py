@@ -25,7 +25,7 @@ from harness.errors import HarnessError
 from harness.meltquench_protocols import protocols as melt_quench_protocols
 from harness.paths import structures_dir, templates_dir
 from harness.potentials import Potential, load_potential, sha256_of, verify_files
-from harness.runstate import read_status, write_json_atomic
+from harness.rundir import read_status, write_json_atomic, write_text_atomic
 from harness.structures import (DEFAULT_MIN_DISTANCE_A, Structure, formula_counts, random_hard_sphere, read_cif,
                                 read_extxyz, supercell, write_lammps_data, write_rerun_dump)
 from harness.units import fs_to_ps, pa_to_bar, steps_for
@@ -456,12 +456,6 @@ def _write_campaign(target: Path, campaign: Campaign, potentials: list[Potential
 def _write_if_changed(path: Path, text: str) -> None:
     if not path.is_file() or path.read_text() != text:
         write_text_atomic(path, text)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def describe(manifest: dict[str, Any]) -> str:

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.rundir import REASONS, STATES, STATUS_NAME, read_status, write_json_atomic  # noqa: F401 (the contract, re-exported)
 
-STATES = ("pending", "running", "done", "failed")
-REASONS = ("lammps_error", "lost_atoms", "non_finite", "wall_time", "crashed", "io_error")
 LOCK_NAME = "run.lock"
 # A lock whose heartbeat is older than this is stale even when its owner's host cannot be checked (another host on
 # a shared filesystem). HARNESS_HEARTBEAT_TIMEOUT (seconds) or `harness launch --heartbeat-timeout` change it.
@@ -82,32 +81,10 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temporary file in the same folder, flush it to disk, then rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w") as handle:
-            json.dump(data, handle, indent=1)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def read_status(run_dir: Path) -> dict[str, Any]:
-    try:
-        return json.loads((run_dir / "status.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def update_status(run_dir: Path, **fields: Any) -> dict[str, Any]:
     status = read_status(run_dir)
     status.update(fields, updated=now_iso())
-    write_json_atomic(run_dir / "status.json", status)
+    write_json_atomic(run_dir / STATUS_NAME, status)
     return status
 
 

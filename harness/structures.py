@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.elements import mass_amu
+from harness.elements import formula_counts, mass_amu  # noqa: F401 (formula_counts re-exported)
 from harness.errors import HarnessError
 from harness.schema import ELEMENT_SYMBOLS
 
@@ -243,17 +243,6 @@ DEFAULT_MIN_DISTANCE_A: dict[str, float] = {
 
 def pair_key(a: str, b: str) -> str:
     return "-".join(sorted((a, b)))
-
-
-def formula_counts(formula: str) -> dict[str, int]:
-    """'Li7P3S11' -> {'Li': 7, 'P': 3, 'S': 11}."""
-    tokens = re.findall(r"([A-Z][a-z]?)(\d*)", formula)
-    if not tokens or "".join(s + n for s, n in tokens) != formula:
-        raise HarnessError(f"cannot read chemical formula {formula!r} (write e.g. 'Li7P3S11')")
-    counts: dict[str, int] = {}
-    for symbol, number in tokens:
-        counts[symbol] = counts.get(symbol, 0) + (int(number) if number else 1)
-    return counts
 
 
 def random_hard_sphere(formula: str, natoms: int, density_g_cm3: float, min_distance_a: dict[str, float],
