@@ -25,6 +25,7 @@ from analysis.jumps import DEFAULT_CAPTURE_RADIUS_A, JumpCollector
 from analysis.meltquench import DEFAULT_CUTOFF_A, melt_quench_run
 from analysis.msd import diffusion_from_trajectory, load_trajectory
 from analysis.robustness import FrameCounts, RobustnessRun, group_conditions, md_frame_counts, read_relax_record
+from harness.rundir import read_json
 from harness.units import PA_PER_GPA, fs_to_ps
 
 CONDUCTIVITY_RUN_COLUMNS = [
@@ -111,15 +112,6 @@ class Summary:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AnalysisError(f"missing {path}") from None
-    except json.JSONDecodeError as error:
-        raise AnalysisError(f"{path} is not valid JSON: {error.msg} (line {error.lineno})") from None
-
-
 def load_runs(campaign_dir: Path) -> tuple[dict[str, Any], list[RunInfo]]:
     """The manifest and its runs. An absent or empty manifest is an error."""
     if not campaign_dir.is_dir():
@@ -127,16 +119,16 @@ def load_runs(campaign_dir: Path) -> tuple[dict[str, Any], list[RunInfo]]:
     manifest_path = campaign_dir / "manifest.json"
     if not manifest_path.is_file():
         raise AnalysisError(f"no manifest.json in {campaign_dir} (run 'harness render' first)")
-    manifest = _read_json(manifest_path)
+    manifest = read_json(manifest_path)
     entries = manifest.get("runs") or []
     if not entries:
         raise AnalysisError(f"{manifest_path} lists no runs: nothing to analyse")
     runs = []
     for entry in entries:
         directory = campaign_dir / entry.get("dir", f"runs/{entry['run_id']}")
-        spec = _read_json(directory / "run.json")
+        spec = read_json(directory / "run.json")
         status_path = directory / "status.json"
-        status = _read_json(status_path) if status_path.is_file() else {"state": "pending"}
+        status = read_json(status_path) if status_path.is_file() else {"state": "pending"}
         runs.append(RunInfo(run_id=entry["run_id"], task=entry.get("task", spec.get("task", "")),
                             potential=entry.get("potential", spec.get("potential", "")), directory=directory,
                             spec=spec, status=status))
@@ -403,7 +395,7 @@ def formation_table(runs: list[RunInfo], options: Options, summary: Summary,
                                "run_id": run.run_id, "state": run.state, "natoms": sum(counts.values()) or None}
         result_path = run.directory / "result.json"
         if run.state == "done" and result_path.is_file():
-            result = _read_json(result_path)
+            result = read_json(result_path)
             energy = float(result["energy_eV"])
             natoms = int(result.get("natoms", row["natoms"] or 0))
             row.update({"energy_eV": energy, "natoms": natoms, "energy_per_atom_eV": energy / natoms})

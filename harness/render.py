@@ -364,12 +364,11 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
         except OSError as exc:
             raise HarnessError(f"campaign {campaign_path}: [formation].reference: cannot read {reference}: "
                                f"{exc.strerror}") from None
-        from analysis.errors import AnalysisError   # noqa: PLC0415 (the reader analyze will use, run now)
-        from analysis.formation import read_reference  # noqa: PLC0415
+        from analysis.formation import read_reference  # noqa: PLC0415 (the reader analyze will use, run now)
         known = {structure_label(n) for n in [*formation.structures, *formation.single_point]}
         try:
             read_reference(reference, known)
-        except AnalysisError as exc:
+        except HarnessError as exc:   # AnalysisError, or the core's (a formula in the CSV)
             raise HarnessError(f"[formation].reference: {exc}") from None
 
     manifest_path = out_dir / "manifest.json"

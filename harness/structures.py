@@ -382,13 +382,12 @@ def write_lammps_data(structure: Structure, path: Path, elements: list[str], mas
 def read_extxyz(path: Path) -> list[Structure]:
     """Frames of an extended XYZ file (Lattice, Properties with species and pos), read by the analysis package's
     reader (ASE); ``forces`` (eV/Å), ``energy_eV`` and the comment's other key=value pairs land in ``info``."""
-    from analysis.errors import AnalysisError
     from analysis.forces import read_extxyz as read_frames
     if not path.is_file():
         raise HarnessError(f"cannot read reference file {path}: No such file or directory")
     try:
         frames = read_frames(path)
-    except AnalysisError as exc:
+    except HarnessError as exc:   # AnalysisError, or the core's
         raise HarnessError(f"reference file {path}: {exc}") from None
     if not frames:
         raise HarnessError(f"reference file {path} has no frames")

@@ -22,6 +22,11 @@ path = "missing.snapcoeff"
 [files.param]
 path = "missing.snapparam"
 """
+BAD_FORMULA_REFERENCE = """structure,formula,natoms,energy_eV,energy_per_atom_eV
+Li2S,Li2S,12,-50.0,-4.1666
+P2S5,P2S5,28,-130.0,-4.6428
+Li7P3S11,Li7P3S11x,42,-196.0,-4.6666
+"""
 ONLY_FORMATION = '[campaign]\npotentials = ["{pot}"]\n[formation]\nstructures = ["Li7P3S11"]\n'
 
 CASES = {
@@ -54,6 +59,8 @@ CASES = {
     "forces without reference": (TINY + '\n[forces]\n', "[forces]: missing field 'reference' (give the extxyz"),
     "missing formation reference": (TINY.replace('single_point = ["beta-Li3PS4"]', 'reference = "ref.csv"'),
                                     "[formation].reference: cannot read"),
+    "bad formula in formation reference": (TINY.replace('single_point = ["beta-Li3PS4"]', 'reference = "bad-formula.csv"'),
+                                           "[formation].reference: cannot read chemical formula 'Li7P3S11x'"),
     "uncovered elements": (ONLY_FORMATION.format(pot="li-s-only"), "elements ['P'] that the potential does not cover"),
     "missing model file": (ONLY_FORMATION.format(pot="needs-file"), "missing.snapcoeff (files.coeff) does not exist"),
     # the tracebacks of issue 10, now one line each
@@ -89,6 +96,7 @@ def test_bad_campaign_gives_one_line_and_writes_nothing(case, tmp_path):
     (tmp_path / "potentials").mkdir()
     (tmp_path / "potentials" / "li-s-only.toml").write_text(BAD_POTENTIAL_ELEMENTS)
     (tmp_path / "potentials" / "needs-file.toml").write_text(MISSING_FILE_POTENTIAL)
+    (tmp_path / "bad-formula.csv").write_text(BAD_FORMULA_REFERENCE)
     (tmp_path / "mytemplates").mkdir()
     (tmp_path / "mytemplates" / "conductivity.lammps.j2").write_text("run {{ nonexistent_variable }}\n")
     campaign = write_campaign(tmp_path, text)
