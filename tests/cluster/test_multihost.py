@@ -118,12 +118,14 @@ def test_a_slow_or_paused_launcher_is_never_robbed(tmp_path):
     os.killpg(a.pid, signal.SIGSTOP)
     time.sleep(TIMEOUT_S / 2)
     os.killpg(a.pid, signal.SIGCONT)
-    outputs = [a.communicate(timeout=300)[0], b.communicate(timeout=300)[0]]
-    assert a.returncode == 0 and b.returncode == 0, outputs
+    a_output, b_output = a.communicate(timeout=300)[0], b.communicate(timeout=300)[0]
+    # one assertion per launcher, each with its whole output as a string (a list's repr is cut short by pytest)
+    assert a.returncode == 0, f"host-a exited {a.returncode}:\n{a_output}\nhost-b exited {b.returncode}:\n{b_output}"
+    assert b.returncode == 0, f"host-b exited {b.returncode}:\n{b_output}\nhost-a:\n{a_output}"
     states = statuses(out)
     assert all(s["state"] == "done" and s["attempts"] == 1 for s in states.values()), states
     assert {s["host"] for s in states.values()} == {"host-a", "host-b"}
-    started = [line for text in outputs for line in text.splitlines() if line.endswith(" started")]
+    started = [line for text in (a_output, b_output) for line in text.splitlines() if line.endswith(" started")]
     assert len(started) == len(states)
     slow = [r for r, s in states.items() if s["host"] == "host-a" and s["wall_s"] > TIMEOUT_S]
     assert slow, states   # a run longer than the timeout kept its lock by its heartbeat
