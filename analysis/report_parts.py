@@ -1,6 +1,6 @@
 """What every task's report section is made of, and the helpers they share.
 
-A task module (``analysis/report_sections/<task>.py``) turns its results/*.csv into plain data: one
+A task module (``analysis/tasks/<task>.py``) turns its results/*.csv into plain data: one
 :class:`Cell` per potential for the scorecard and one :class:`Section` (paragraphs, :class:`Figure` and
 :class:`Table`). The Jinja2 templates in ``analysis/report_templates/`` turn that data into HTML with
 autoescaping, so names from campaign files are always shown as text. Missing values are said in words
@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import matplotlib
 
@@ -133,20 +133,6 @@ class ReportData:
 
     def notes_matching(self, *words: str) -> list[str]:
         return [str(n) for n in self.summary.get("notes", []) if any(w in str(n) for w in words)]
-
-
-@dataclass
-class TaskReport:
-    """A task's report entry in the registry (analysis/report_sections/__init__.py)."""
-
-    key: str                       # section id and the task's name in the manifest
-    column: str                    # scorecard column header
-    tasks: tuple[str, ...]         # manifest task names this entry covers
-    cell: Callable[[ReportData, str], Cell]
-    section: Callable[[ReportData], Section | None]
-
-    def present(self, data: ReportData) -> bool:
-        return any(t in data.tasks for t in self.tasks)
 
 
 # -- numbers as text --------------------------------------------------------------------------------
