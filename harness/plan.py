@@ -193,7 +193,7 @@ def farm_makespan(durations: list[float], slots: int) -> float:
 def plan_campaign(campaign_dir: Path, ranks: int, given: dict[str, float] | None = None, lmp: str | None = None,
                   recalibrate: bool = False, log: Any = None) -> dict[str, Any]:
     """The plan of a rendered campaign (see the module docstring); a JSON-ready dict."""
-    from harness.launch import load_manifest
+    from harness.rundir import load_manifest
     if ranks < 1:
         raise HarnessError(f"--ranks must be at least 1, got {ranks}")
     manifest = load_manifest(campaign_dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from calc_testlib import HERE, LJ_KWARGS, campaign_text, env, harness, write_potential
-from harness.calculator_launch import check_record_path
+from harness.check_record import check_record_path
 from harness.errors import HarnessError
 from harness.lammps_env import find_lammps
 from harness.potentials import load_potential
@@ -283,7 +283,7 @@ def test_a_calculator_built_from_other_objects_is_still_data(tmp_path):
 
 
 def test_device_binding_gives_each_launcher_group_one_gpu():
-    from harness.calculator_launch import device_environment
+    from harness.devices import device_environment
     manifest = {"potentials": {"m": {"kind": "calculator", "calculator": {"device": "auto"}},
                                "c": {"kind": "calculator", "calculator": {"device": "cpu"}},
                                "snap": {"packages": ["ML-SNAP"]}}}

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.lammps_env import MPI_ENV_PREFIXES, find_lammps
-from harness.launch import truncate_dump, truncate_progress, under_mpi_launcher
+from harness.mpi_world import under_mpi_launcher
+from harness.resume import truncate_dump, truncate_progress
 from harness.render import render_campaign
 from harness_testlib import REPO, TINY, harness, statuses, write_campaign
 
