@@ -103,7 +103,7 @@ def prepare_attempt(run_dir: Path) -> int | None:
         step, path = complete[-1]
         latest.symlink_to(path.name)
         # the frame at the restart step was written by the segment that ended there; the resumed segment
-        # starts after it (templates/_segment_begin.j2)
+        # starts after it (the `dump_modify ... delay` of the checkpoint loop in the MD templates)
         truncate_dump(run_dir / "traj.lammpstrj", step + 1)
         truncate_progress(run_dir / "progress.dat", step)
         (run_dir / "finished.json").unlink(missing_ok=True)

@@ -24,6 +24,8 @@ AtomCount = integer(minimum=1, maximum=100_000)
 Density = number(maximum=30.0, unit="g/cm^3")
 Iterations = integer(minimum=1, maximum=10_000_000)
 ForceTolerance = number(maximum=1e3, unit="eV/Å")
+EnergyTolerance = number(inclusive=True, maximum=1.0)    # LAMMPS minimize etol: relative energy change, 0 = off
+BoxChange = number(maximum=1.0)                          # LAMMPS fix box/relax vmax: a fraction per iteration
 PairDistance = number(maximum=10.0, unit="Å")
 GridPressure = pressure(inclusive_zero=False)    # robustness grid: positive (run ids and plots are logarithmic)
 Pressure = pressure(inclusive_zero=True)

@@ -15,13 +15,15 @@ from harness.errors import HarnessError
 from harness.formation_reference import read_reference
 from harness.schema import OptionalPathText, StrictModel, fail
 from harness.structures import Structure
-from harness.tasks.fields import StructureRef
+from harness.tasks.fields import BoxChange, EnergyTolerance, ForceTolerance, Iterations, StructureRef
 from harness.tasks.planning import PlanContext, PlannedRun, Task, structure_label
 
 # the two protocols: (run.json task and template stem, part of the run id, the section's field that lists them)
 PROTOCOLS = (("relax", "relax", "structures"), ("single_point", "single", "single_point"))
 TEMPLATES = tuple(f"{kind}.lammps.j2" for kind, _, _ in PROTOCOLS)
 REFERENCE_FILE = "formation_reference.csv"   # the reference's copy in the campaign folder (analyze reads it)
+# The FormationTask fields a relax run carries in its params (run.json) for relax.lammps.j2.
+RELAX_SETTINGS = ("relax_max_iterations", "relax_force_tolerance_eV_per_A", "relax_energy_tolerance", "relax_box_vmax")
 
 
 class FormationTask(StrictModel):
@@ -29,6 +31,11 @@ class FormationTask(StrictModel):
     structures: list[StructureRef] = Field(default_factory=list)        # relaxed with the potential
     single_point: list[StructureRef] = Field(default_factory=list)      # evaluated as given
     relax_box: Annotated[bool, Strict()] = True
+    # the minimizer of relax.lammps.j2 (each of its `minimize` commands; 10 force evaluations per iteration allowed)
+    relax_max_iterations: Iterations = 2000
+    relax_force_tolerance_eV_per_A: ForceTolerance = 1.0e-4            # of the norm of the whole force vector
+    relax_energy_tolerance: EnergyTolerance = 0.0                       # relative energy change per iteration; 0: off
+    relax_box_vmax: BoxChange = 0.001                                   # largest fractional cell change per iteration
     reference: OptionalPathText = ""                                    # reference CSV for analysis (optional)
 
     @model_validator(mode="after")
@@ -55,10 +62,11 @@ def plan(task: FormationTask, context: PlanContext) -> list[PlannedRun]:
             params: dict[str, object] = {"structure": crystal.name, "formula": formula_label(crystal)}
             if kind == "relax":
                 params["relax_box"] = bool(task.relax_box)
+                params.update({setting: getattr(task, setting) for setting in RELAX_SETTINGS})
             runs.append(PlannedRun(
                 run_id=f"t1-{short}-{pot.name}-{crystal.name}", task=kind, potential=pot,
                 template=f"{kind}.lammps.j2", structure=crystal, params=params, nsteps=1,
-                cost=float(crystal.natoms * (2000 if kind == "relax" else 1)), triclinic_data=True))
+                cost=float(crystal.natoms * (task.relax_max_iterations if kind == "relax" else 1)), triclinic_data=True))
     return runs
 
 
