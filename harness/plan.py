@@ -28,9 +28,11 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.lammps_env import LammpsBuild, child_environment, find_lammps
 from harness.potentials import load_potential
-from harness.runstate import write_json_atomic
+from harness.rundir import write_json_atomic
+from harness.tasks import REGISTRY
 
-MD_TASKS = ("conductivity", "robustness", "melt_quench")
+# the tasks whose runs are MD of nsteps timesteps (the registry says which)
+MD_TASKS = tuple(task.name for task in REGISTRY if task.molecular_dynamics)
 # Start-up cost per run (launcher claim + LAMMPS start + setup) when no calibration measured it.
 DEFAULT_OVERHEAD_S = 0.5
 CALIBRATION_TARGET_S = 1.0   # loop time each calibration measurement aims at

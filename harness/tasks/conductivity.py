@@ -53,4 +53,4 @@ def plan(task: ConductivityTask, context: PlanContext) -> list[PlannedRun]:
     return runs
 
 
-TASK = Task(name="conductivity", Settings=ConductivityTask, templates=(TEMPLATE,), plan=plan)
+TASK = Task(name="conductivity", Settings=ConductivityTask, templates=(TEMPLATE,), plan=plan, molecular_dynamics=True)

@@ -79,4 +79,4 @@ def plan(task: MeltQuenchTask, context: PlanContext) -> list[PlannedRun]:
     return runs
 
 
-TASK = Task(name="melt_quench", Settings=MeltQuenchTask, templates=(TEMPLATE,), plan=plan)
+TASK = Task(name="melt_quench", Settings=MeltQuenchTask, templates=(TEMPLATE,), plan=plan, molecular_dynamics=True)

@@ -85,9 +85,12 @@ def no_campaign_files(settings: StrictModel, campaign_file: Path) -> dict[str, s
 class Task(Generic[SettingsT]):
     """A task as render sees it. ``name`` is its campaign section ([name]); ``Settings`` that section's strict schema;
     ``templates`` the templates its runs render (templates/NAME); ``plan`` its runs for one potential;
-    ``campaign_files`` the files it adds to the campaign folder (name -> text), checked at render."""
+    ``campaign_files`` the files it adds to the campaign folder (name -> text), checked at render;
+    ``molecular_dynamics`` whether its runs (run.json task = ``name``) are MD of ``nsteps`` timesteps, which
+    ``harness plan`` calibrates on and times per step."""
     name: str
     Settings: type[SettingsT]
     templates: tuple[str, ...]
     plan: Callable[[SettingsT, PlanContext], list[PlannedRun]]
     campaign_files: Callable[[SettingsT, Path], dict[str, str]] = no_campaign_files
+    molecular_dynamics: bool = False

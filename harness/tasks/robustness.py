@@ -130,4 +130,4 @@ def plan(task: RobustnessTask, context: PlanContext) -> list[PlannedRun]:
     return runs
 
 
-TASK = Task(name="robustness", Settings=RobustnessTask, templates=(TEMPLATE,), plan=plan)
+TASK = Task(name="robustness", Settings=RobustnessTask, templates=(TEMPLATE,), plan=plan, molecular_dynamics=True)
