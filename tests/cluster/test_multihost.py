@@ -110,7 +110,9 @@ def test_a_slow_or_paused_launcher_is_never_robbed(tmp_path):
     # runs of ~2x the heartbeat timeout (14 s here), and a SIGSTOP of half the timeout: host-b waits, takes nothing
     out = tmp_path / "out"
     render_campaign(write_campaign(tmp_path, md_campaign([600, 700, 800, 900], 40.0, 2.0, 0.2)), out)
-    a = _launcher(out, "host-a")
+    # both with --take-over: without it, whichever launcher runs out of runs first exits 3 (runs still held by the
+    # other are not finished), and which one that is depends on the machine's timing
+    a = _launcher(out, "host-a", "--take-over")
     _wait_until(lambda: bool(_held_by(out, "host-a")))
     b = _launcher(out, "host-b", "--take-over")
     _wait_until(lambda: bool(_held_by(out, "host-b")) or a.poll() is not None)
