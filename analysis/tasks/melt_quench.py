@@ -15,7 +15,8 @@ from analysis import snapshots
 from analysis.errors import AnalysisError
 from analysis.meltquench import melt_quench_run
 from analysis.report_parts import (
-    Cell, Column, Figure, ReportData, Section, colours, curated_table, full_table, join_words, number, plural, save)
+    Cell, Column, Figure, ReportData, Section, colours, curated_table, full_table, join_words, number, plural,
+    SNAPSHOT_WORDS, save)
 from analysis.results import Options, ResultTable, Summary
 from analysis.runs import RunInfo, failure_text
 from analysis.tasks.task import Task, TaskResults
@@ -145,15 +146,14 @@ def section(data: ReportData) -> Section | None:
     section = Section("melt_quench", "Task 2 trajectory: melt-quench", paragraphs, figures,
                       [curated_table(runs, columns, "One row per melt-quench run", "melt_quench.csv")],
                       [full_table(table, "melt_quench.csv", "One row per frame of every melt-quench run")])
-    section.galleries = data.galleries("melt_quench", _snapshot_caption)
+    section.galleries = data.galleries("melt_quench", _snapshot_caption, per_run=True)
     return section
 
 
 def _snapshot_caption(rows: pd.DataFrame) -> str:
     first = rows.iloc[0]
     return (f"{first['potential']}, melt-quench run {first['run_id']}: the start, the melt (the last frame at the "
-            "high temperature) and the quenched frame. Rendered with OVITO's Tachyon ray tracer; atoms wrapped into "
-            "the cell, Li purple, P orange, S yellow. Source: snapshots.csv.")
+            f"high temperature) and the quenched frame. {SNAPSHOT_WORDS}")
 
 
 TASK = Task("melt_quench", ("melt_quench",), "Melt-quench (Task 2 trajectory)", analyze, cell, section)

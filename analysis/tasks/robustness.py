@@ -18,7 +18,7 @@ from analysis.contacts import iter_frame_contacts
 from analysis.errors import AnalysisError
 from analysis.report_parts import (
     Cell, Column, Figure, ReportData, Section, curated_table, full_table, is_missing, join_words, number, plural,
-    save)
+    SNAPSHOT_WORDS, save)
 from analysis.results import Options, ResultTable, Summary
 from analysis.robustness import FrameCounts, RobustnessRun, group_conditions, md_frame_counts, read_relax_record
 from analysis.runs import RunInfo, failure_text
@@ -248,9 +248,6 @@ def _snapshot_caption(rows: pd.DataFrame) -> str:
             "the relaxed random cell, the last frame of a run that survived and the last complete frame of one "
             f"that failed ({join_words(sorted(set(rows['run_id'])))}). {SNAPSHOT_WORDS}")
 
-
-SNAPSHOT_WORDS = ("Rendered with OVITO's Tachyon ray tracer; atoms wrapped into the cell, Li purple, P orange, "
-                  "S yellow. Source: snapshots.csv.")
 
 
 TASK = Task("robustness", ("robustness",), "Task 4 · robustness", analyze, cell, section)
