@@ -1,4 +1,4 @@
-"""The ML-IAP MACE shim's compute_forces as it was before the issue-13 benchmark (commit f560d08), kept only so
+"""The ML-IAP MACE shim's compute_forces of commit f560d08 (still the current one in harness/mace_shim.py), kept so
 that bench/mace_vs_ase.py and bench/mace_shim_profile.py can run it side by side with harness/mace_shim.py in
 one run. Not used by the harness. Importable as ``mace_shim_before`` with bench/ on the Python path (the
 benchmarks put it on LAMMPS's embedded Python's path); the LAMMPS instance comes from harness.mace_shim
