@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from analysis.errors import AnalysisError
 from harness.errors import HarnessError
+from harness.rundir import RESULTS_DIR, read_json
 
 SUBCOMMANDS = ("msd", "contacts", "forces", "jumps")
 
@@ -27,19 +27,16 @@ class _Parser(argparse.ArgumentParser):
         raise AnalysisError(f"{self.prog}: {message}")
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def _json_text(value: Any) -> str:
+    """``value`` as indented JSON, numpy numbers as Python's and NaN or infinity as null."""
+    from analysis.results import json_safe
+
+    return json.dumps(json_safe(value), indent=2)
 
 
 def _print(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(_json_safe(result), indent=2))
+        print(_json_text(result))
         return
     width = max(len(k) for k in result)
     for key, value in result.items():
@@ -89,11 +86,11 @@ def _contacts(argv: list[str]) -> int:
     frames = frame_contacts(args.dump, args.timestep_ps or 0.0, args.threshold, args.allow_truncated)
     n_contact = sum(f.contact for f in frames)
     if args.json:
-        print(json.dumps(_json_safe({
+        print(_json_text({
             "threshold_A": args.threshold, "n_frames": len(frames), "n_contact_frames": n_contact,
             "close_contact_fraction": n_contact / len(frames) if frames else None,
             "frames": [{"timestep": f.timestep, "time_ps": f.time_ps if args.timestep_ps else None,
-                        "min_distance_A": f.min_distance_A, "contact": f.contact} for f in frames]}), indent=2))
+                        "min_distance_A": f.min_distance_A, "contact": f.contact} for f in frames]}))
         return 0
     print("timestep  time_ps  min_distance_A  contact")
     for f in frames:
@@ -147,7 +144,8 @@ def _forces(argv: list[str]) -> int:
 
 
 def _campaign(argv: list[str]) -> int:
-    from analysis.pipeline import Options, analyze_campaign
+    from analysis.pipeline import analyze_campaign
+    from analysis.results import SUMMARY_NAME, Options
 
     parser = _Parser(prog="harness analyze", description="analyse a campaign: DIR/results/*.csv")
     parser.add_argument("dir", nargs="?", type=Path, default=Path("campaign"))
@@ -170,7 +168,7 @@ def _campaign(argv: list[str]) -> int:
     paths = analyze_campaign(args.dir, options)
     for path in paths:
         print(path)
-    summary = json.loads((args.dir / "results" / "summary.json").read_text(encoding="utf-8"))
+    summary = read_json(args.dir / RESULTS_DIR / SUMMARY_NAME)
     for note in summary.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     return 0

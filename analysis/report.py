@@ -4,8 +4,8 @@ The page starts with a scorecard: one row per potential, one column per task of 
 task's headline number and its verdict against the paper's criterion (σ298 inside/above/below the accepted band,
 RMSE(E_f) and RMSE(F) with the reference named, conditions fully surviving and close-contact frames), missing
 values said in words. A sentence then counts the runs by state and links to the table of failed and unfinished
-runs. Each task's section (figures with captions, curated tables with units, the full table collapsed) comes from
-that task's module in analysis/report_sections/ (the registry is analysis/report_sections/__init__.py); the
+runs. Each task's scorecard cell and section (figures with captions, curated tables with units, the full table
+collapsed) come from that task's module in analysis/tasks/ (the registry is analysis/tasks/__init__.py); the
 templates are analysis/report_templates/ (autoescaped: names from campaign files are shown as text).
 
 The folder works on its own, offline, from file:// or any web server: the figures are embedded in index.html
@@ -15,7 +15,6 @@ The folder works on its own, offline, from file:// or any web server: the figure
 from __future__ import annotations
 
 import base64
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,10 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from analysis.errors import AnalysisError
-from analysis.report_sections import TASKS
-from analysis.report_sections.common import (
-    Cell, ReportData, Section, Table, join_words, number, plural, words_for_json)
+from analysis.report_parts import Cell, ReportData, Section, Table, join_words, number, plural, words_for_json
+from analysis.results import SUMMARY_NAME
+from analysis.tasks import TASKS
+from harness.rundir import REPORT_DIR, RESULTS_DIR, read_json, write_text_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
 STATE_WORDS = {"done": "finished", "failed": "failed", "pending": "not started", "running": "running or interrupted"}
@@ -142,21 +142,18 @@ def _copy_snapshots(results_dir: Path, out: Path) -> None:
 def write_report(campaign_dir: Path) -> Path:
     """Write report/index.html, its PNGs and data/*.csv from results/ only; return the path of index.html."""
     campaign_dir = Path(campaign_dir)
-    results_dir = campaign_dir / "results"
-    summary_path = results_dir / "summary.json"
+    results_dir = campaign_dir / RESULTS_DIR
+    summary_path = results_dir / SUMMARY_NAME
     if not summary_path.is_file():
         raise AnalysisError(f"no results/summary.json in {campaign_dir} (run 'harness analyze' first)")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise AnalysisError(f"{summary_path} is not valid JSON: {error.msg} (line {error.lineno})") from None
-    out = campaign_dir / "report"
+    summary = read_json(summary_path)
+    out = campaign_dir / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     _copy_snapshots(results_dir, out)
     data = ReportData(results_dir, out, summary)
     present = [task for task in TASKS if task.present(data)]
     sections = [s for s in (task.section(data) for task in present) if s is not None]
-    columns = [ScoreColumn(task.key, task.column) for task in present]
+    columns = [ScoreColumn(task.name, task.column) for task in present]
     scorecard = [ScoreRow(p, [task.cell(data, p) for task in present]) for p in data.potentials]
     not_run = join_words([task.column for task in TASKS if task not in present])
     campaign = str(summary.get("campaign") or campaign_dir.name)
@@ -170,7 +167,5 @@ def write_report(campaign_dir: Path) -> Path:
         images=_embedded(out, sections), notes=[str(n) for n in summary.get("notes") or []],
         method=method_lines(summary), files=_copy_tables(results_dir, out))
     index = out / "index.html"
-    partial = out / "index.html.part"
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(index)
+    write_text_atomic(index, page)
     return index

@@ -12,7 +12,6 @@ same options and an intact install does nothing.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.paths import cache_dir
+from harness.rundir import sha256_of
 
 DEBIAN_SUITE = "trixie"
 DEBIAN_TARBALL = "lammps_20250204+dfsg.1.orig.tar.xz"
@@ -48,14 +48,6 @@ class BuildOptions:
 
 def _log(message: str) -> None:
     print(f"[build-lammps] {message}", flush=True)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _debian_mirror() -> str:

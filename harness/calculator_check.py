@@ -4,8 +4,8 @@ directly through ASE, on the same structures, and the pressure against a finite 
 Both sides run in the potential's own interpreter (its environment): LAMMPS through ``runner.py`` on an input
 that dumps positions, box, forces, energy and pressure components with 17 digits; ASE through
 ``runner.py --reference`` on exactly those positions and that box. The result is recorded in ``NAME.check.json``
-next to the potential file; `harness launch` refuses the potential while that record is missing, failed or stale
-(harness/calculator_launch.py).
+next to the potential file (harness/check_record.py); `harness launch` refuses the potential while that record is
+missing, failed or stale (harness/preflight.py).
 """
 
 from __future__ import annotations
@@ -14,20 +14,19 @@ import json
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.calculator import run_files
-from harness.calculator_launch import check_record_path, fingerprint, interpreter_for
+from harness.calculator_launch import interpreter_for
+from harness.check_record import RecordedCheck, calculator_check
 from harness.errors import HarnessError
 from harness.lammps_env import child_environment, find_lammps
+from harness.parity import CellResult, ParityCriteria, compare_cell
 from harness.potentials import Potential, verify_files
-from harness.units import PA_PER_BAR, PA_PER_GPA
 
-EV_PER_A3_IN_BAR = 1.6021765e6     # LAMMPS metal units (its nktv2p), so that LAMMPS's bar converts back exactly
-EV_PER_A3_IN_GPA = EV_PER_A3_IN_BAR * PA_PER_BAR / PA_PER_GPA
-TOLERANCES = {"energy_eV_per_atom": 1e-6, "force_eV_per_A": 1e-5, "stress_GPa": 1e-4}
+CALCULATOR_CRITERIA = ParityCriteria(energy_eV_per_atom=1e-6, force_eV_per_A=1e-5, stress=1e-4, stress_unit="GPa",
+                                     pressure_fraction=0.05, pressure_bar=50.0, sign_above_bar=50.0)
 FD_STRAIN = 1e-3                   # +-0.1 % in every box length for -dE/dV
 
 _INPUT = """clear
@@ -51,31 +50,6 @@ change_box all x scale {minus_ratio} y scale {minus_ratio} z scale {minus_ratio}
 run 0
 print "PARITY {name} minus $(pe:%.17g) $(vol:%.17g)"
 """
-
-
-@dataclass
-class CellResult:
-    name: str
-    natoms: int
-    de_ev_per_atom: float
-    df_ev_per_a: float
-    dstress_gpa: float
-    pressure_bar: float
-    pressure_fd_bar: float
-    energy_ev_per_atom: float
-
-    def failures(self) -> list[str]:
-        out = []
-        if not self.de_ev_per_atom <= TOLERANCES["energy_eV_per_atom"]:
-            out.append(f"{self.name}: energy differs from ASE by {self.de_ev_per_atom:.3g} eV/atom")
-        if not self.df_ev_per_a <= TOLERANCES["force_eV_per_A"]:
-            out.append(f"{self.name}: forces differ from ASE by {self.df_ev_per_a:.3g} eV/A")
-        if not self.dstress_gpa <= TOLERANCES["stress_GPa"]:
-            out.append(f"{self.name}: stress differs from ASE by {self.dstress_gpa:.3g} GPa")
-        p, fd = self.pressure_bar, self.pressure_fd_bar
-        if not abs(p - fd) <= 0.05 * abs(fd) + 50.0 or (abs(fd) > 50.0 and (p > 0) != (fd > 0)):
-            out.append(f"{self.name}: LAMMPS pressure {p:.6g} bar vs -dE/dV {fd:.6g} bar (wrong sign or virial)")
-        return out
 
 
 def check_cells(potential: Potential) -> list[Any]:
@@ -165,17 +139,14 @@ def parity(potential: Potential, python: str) -> tuple[list[CellResult], list[st
         reference = json.loads((folder / "reference.json").read_text())
     for cell in cells:
         side, ref = sides[cell.name], reference[cell.name]
-        pe, pxx, pyy, pzz, pyz, pxz, pxy, _ = side["values"]["base"]
-        lammps_stress = -np.array([pxx, pyy, pzz, pyz, pxz, pxy]) / EV_PER_A3_IN_BAR
-        (e_plus, v_plus), (e_minus, v_minus) = side["values"]["plus"], side["values"]["minus"]
-        results.append(CellResult(
-            name=cell.name, natoms=cell.natoms, de_ev_per_atom=abs(pe - ref["energy"]) / cell.natoms,
-            df_ev_per_a=float(np.abs(side["forces"] - np.array(ref["forces"])).max()),
-            dstress_gpa=float(np.abs(lammps_stress - np.array(ref["stress"])).max()) * EV_PER_A3_IN_GPA,
-            pressure_bar=(pxx + pyy + pzz) / 3.0,
-            pressure_fd_bar=-(e_plus - e_minus) / (v_plus - v_minus) * EV_PER_A3_IN_BAR,
-            energy_ev_per_atom=pe / cell.natoms))
+        results.append(compare_cell(cell.name, cell.natoms, side["values"], side["forces"], ref["energy"],
+                                    np.array(ref["forces"]), np.array(ref["stress"]), CALCULATOR_CRITERIA))
     return results, [f for r in results for f in r.failures()]
+
+
+def recorded_check(potential: Potential) -> RecordedCheck:
+    """Where the check of a calculator potential is recorded, and what it is valid for."""
+    return calculator_check(potential.source, {key: item.path for key, item in potential.files.items()})
 
 
 def check_calculator_potential(potential: Potential) -> list[str]:
@@ -187,28 +158,26 @@ def check_calculator_potential(potential: Potential) -> list[str]:
     python = interpreter_for(potential.calculator.python, potential.source)
     report = [f"files: {len(potential.files)} present, sha256 {'verified' if potential.files else 'n/a'}",
               f"calculator {potential.calculator.import_path} in {python}"]
-    files = {k: f.path for k, f in potential.files.items()}
-    record: dict[str, Any] = {"potential": potential.name, "fingerprint": fingerprint(potential.source, files),
-                              "python": python, "tolerances": TOLERANCES, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    check = recorded_check(potential)
+    record: dict[str, Any] = {"potential": potential.name, "fingerprint": check.fingerprint(), "python": python,
+                              "tolerances": CALCULATOR_CRITERIA.tolerances(),
+                              "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
     started = time.time()
-    path = check_record_path(potential.source)
+    path = check.path
     try:
         results, failures = parity(potential, python)
     except HarnessError as exc:
         record.update(passed=False, reason=str(exc))
-        path.write_text(json.dumps(record, indent=1) + "\n")
+        check.write(record)
         raise
-    record.update(passed=not failures, reason="; ".join(failures), cells=[asdict(r) for r in results],
+    record.update(passed=not failures, reason="; ".join(failures), cells=[r.record() for r in results],
                   wall_s=round(time.time() - started, 2))
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    check.write(record)
     if failures:
         raise HarnessError(f"potential {potential.name}: check against ASE failed: {failures[0]} (all results in {path})")
     crystal = results[len(potential.elements)]   # the first cell after the one-element ones
     report.append(f"0-step run through the bridge on {crystal.name} ({crystal.natoms} atoms): "
                   f"{crystal.energy_ev_per_atom:.6f} eV/atom, pressure {crystal.pressure_bar:.1f} bar")
-    for r in results:
-        report.append(f"LAMMPS vs ASE on {r.name} ({r.natoms} atoms): dE {r.de_ev_per_atom:.1e} eV/atom, "
-                      f"dF {r.df_ev_per_a:.1e} eV/A, dstress {r.dstress_gpa:.1e} GPa, "
-                      f"P {r.pressure_bar:.6g} bar vs -dE/dV {r.pressure_fd_bar:.6g} bar")
+    report += [f"LAMMPS vs ASE {r.summary()}" for r in results]
     report.append(f"check recorded in {path}")
     return report

@@ -1,16 +1,15 @@
 """What `harness launch` needs for calculator potentials (harness/calculator.py), without importing pydantic or
-numpy: the runner's command line and interpreter, the GPU binding, and the gate on the recorded check."""
+numpy: the runner's interpreter and command line. Their GPU binding is in harness/devices.py, the gate on their
+recorded check in harness/preflight.py."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.rundir import sha256_of
 
 RUNNER_NAME = "runner.py"
 
@@ -56,58 +55,3 @@ def child_command(manifest: dict[str, Any], run: dict[str, Any]) -> list[str] | 
     if recorded and Path(recorded).is_file():
         return [recorded, "-u", RUNNER_NAME]
     return [interpreter_for(entry["calculator"].get("python"), source), "-u", RUNNER_NAME]
-
-
-def device_environment(manifest: dict[str, Any], potential: str, gpus: list[str], group: int) -> dict[str, str]:
-    """CUDA_VISIBLE_DEVICES for a calculator run: one GPU per launcher group, round robin; none for device cpu."""
-    entry = _entry(manifest, potential)
-    if entry.get("kind") != "calculator" or not gpus:
-        return {}
-    if entry["calculator"].get("device") == "cpu":
-        return {"CUDA_VISIBLE_DEVICES": ""}
-    return {"CUDA_VISIBLE_DEVICES": gpus[group % len(gpus)]}
-
-
-# ------------------------------------------------------------------------------------------ the recorded check
-
-def check_record_path(source: Path) -> Path:
-    return source.with_name(f"{source.stem}.check.json")
-
-
-def fingerprint(source: Path, files: dict[str, Path]) -> dict[str, str]:
-    """What a recorded check is valid for: the potential file, its model files and the runner's code."""
-    prints = {"toml": sha256_of(source), "runner": sha256_of(Path(__file__).with_name("calculator_runner.py"))}
-    for key, path in sorted(files.items()):
-        prints[f"files.{key}"] = sha256_of(path) if path.is_file() else "missing"
-    return prints
-
-
-def check_status(source: Path, files: dict[str, Path]) -> tuple[bool, str]:
-    """(passed, why) from the recorded `harness potentials check`; a stale record counts as never run."""
-    path = check_record_path(source)
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False, f"its check never ran (run `harness potentials check {source}`)"
-    if record.get("fingerprint") != fingerprint(source, files):
-        return False, f"it changed since the check recorded in {path} (run `harness potentials check {source}` again)"
-    if not record.get("passed"):
-        return False, f"its check failed: {record.get('reason', 'see ' + str(path))}"
-    return True, "check passed"
-
-
-def launch_gate(manifest: dict[str, Any], force_unchecked: bool) -> list[str]:
-    """Refuse calculator potentials whose check failed, never ran or is stale, unless ``force_unchecked``."""
-    warnings = []
-    for name, entry in manifest.get("potentials", {}).items():
-        if entry.get("kind") != "calculator" or not entry.get("source"):
-            continue
-        source = Path(entry["source"])
-        files = {k: source.parent / f["path"] for k, f in entry.get("calculator", {}).get("files", {}).items()}
-        passed, why = check_status(source, files)
-        if passed:
-            continue
-        if not force_unchecked:
-            raise HarnessError(f"refusing potential {name}: {why}; or launch with --force-unchecked")
-        warnings.append(f"potential {name}: {why}; launching anyway (--force-unchecked)")
-    return warnings

@@ -8,13 +8,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import jinja2
-
 from harness.errors import HarnessError
 from harness.lammps_env import child_environment, find_lammps
-from harness.paths import templates_dir
 from harness.potentials import Potential, verify_files
-from harness.render import find_structure
+from harness.render import find_structure, template_environment
 from harness.structures import Structure, random_hard_sphere, read_cif, write_lammps_data
 
 
@@ -49,8 +46,7 @@ def check_potential(potential: Potential, lmp: str | None = None) -> list[str]:
         folder = Path(tmp)
         write_lammps_data(cell, folder / "data.lmp", potential.elements, potential.masses)
         lines = potential.pair_lines({k: str(f.path) for k, f in potential.files.items()})
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined)
-        text = env.get_template("single_point.lammps.j2").render(
+        text = template_environment().get_template("single_point.lammps.j2").render(
             run={"structure": cell.name, "natoms": cell.natoms}, params={"formula": cell.name},
             potential=potential, potential_lines=lines)
         (folder / "in.lammps").write_text(text)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.paths import cache_dir
+from harness.rundir import write_text_atomic
 
 # Variables an MPI launcher gives its ranks. A child `lmp` that inherits them tries to join the parent's MPI job
 # and dies in MPI_Init ("PMI_Init returned -1"); without them it runs as a one-process (singleton) MPI job.
@@ -88,9 +89,7 @@ def _help_text(executable: str, libdirs: tuple[str, ...]) -> str:
         try:
             path = _cache_file()
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**{k: v for k, v in cache.items() if isinstance(v, str)}, key: out}))
-            os.replace(tmp, path)
+            write_text_atomic(path, json.dumps({**{k: v for k, v in cache.items() if isinstance(v, str)}, key: out}))
         except OSError:
             pass   # a read-only home: no cache, same answer
     return out

@@ -21,28 +21,29 @@ the harness verifies its sha256 before every run.
 from __future__ import annotations
 
 import json
-import math
 import os
 import pickle
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:   # numpy is imported where used: `harness launch` imports this module and starts faster without it
     import numpy as np
 
+from harness.check_record import RecordedCheck, check_record_path, mliap_check
 from harness.errors import HarnessError
+from harness.parity import CellResult, ParityCriteria, compare_cell
+from harness.rundir import sha256_of
 
-EV_PER_A3_IN_BAR = 1.6021765e6  # LAMMPS metal units (nktv2p), so that bar converts back exactly
 ATTACH_COMMANDS = [
     'python harness_mace_attach input 1 SELF format p here '
     '"from harness.mace_shim import attach_lammps as harness_mace_attach"',
     "python harness_mace_attach invoke",
 ]
-TOLERANCES = {"energy_eV_per_atom": 1e-6, "force_eV_per_A": 1e-5, "stress_relative": 1e-5}
+MACE_CRITERIA = ParityCriteria(energy_eV_per_atom=1e-6, force_eV_per_A=1e-5, stress=1e-5, stress_unit="relative",
+                               pressure_fraction=1e-3, pressure_bar=1.0, sign_above_bar=10.0)
 
 # ------------------------------------------------------------------------------------------ models
 
@@ -112,11 +113,6 @@ def make_tiny_model(path: Path, elements: tuple[str, ...] = ("Li", "P", "S"), se
 
 
 # ------------------------------------------------------------------------------------------ add-mace
-
-def _sha256(path: Path) -> str:
-    from harness.potentials import sha256_of
-    return sha256_of(path)
-
 
 def potential_toml(name: str, elements: list[str], model_file: str, model_sha: str, source: str, r_max: float) -> str:
     commands = ",\n".join(f"    {json.dumps(c)}" for c in ATTACH_COMMANDS)
@@ -194,8 +190,8 @@ def add_mace(model_path: Path, name: str, elements: list[str] | None, out_dir: P
     with open(pkl_path, "wb") as handle:
         pickle.dump(wrapped, handle, protocol=pickle.HIGHEST_PROTOCOL)
     writer = kokkos_potential_toml if kokkos else potential_toml
-    toml_path.write_text(writer(name, chosen, pkl_path.name, _sha256(pkl_path), str(model_path), float(model.r_max)))
-    stale = out_dir / f"{name}.check.json"
+    toml_path.write_text(writer(name, chosen, pkl_path.name, sha256_of(pkl_path), str(model_path), float(model.r_max)))
+    stale = check_record_path(toml_path)
     if stale.exists():
         stale.unlink()
     return toml_path
@@ -222,57 +218,9 @@ def is_mliap_unified(potential: Any) -> bool:
     return potential.pair_style.split()[:2] == ["mliap", "unified"]
 
 
-def check_record_path(potential: Any) -> Path:
-    return Path(potential.source).with_name(f"{Path(potential.source).stem}.check.json")
-
-
-def _fingerprint(potential: Any) -> dict[str, str]:
-    prints = {"toml": _sha256(Path(potential.source))}
-    for key, item in potential.files.items():
-        prints[f"files.{key}"] = _sha256(item.path) if item.path.is_file() else "missing"
-    return prints
-
-
-def check_status(potential: Any) -> tuple[bool, str]:
-    """(passed, why) from the recorded check of ``potential``; stale records count as never run."""
-    path = check_record_path(potential)
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False, f"its parity check never ran (run `harness potentials check {potential.source}`)"
-    if record.get("fingerprint") != _fingerprint(potential):
-        return False, (f"its files changed since the check recorded in {path} (run `harness potentials check "
-                       f"{potential.source}` again)")
-    if not record.get("passed"):
-        return False, f"its parity check failed: {record.get('reason', 'see ' + str(path))}"
-    return True, "parity check passed"
-
-
-@dataclass
-class CellResult:
-    name: str
-    natoms: int
-    de_ev_per_atom: float
-    df_ev_per_a: float
-    dstress_relative: float
-    pressure_bar: float
-    pressure_fd_bar: float
-
-    def failures(self) -> list[str]:
-        out = []
-        if not self.de_ev_per_atom <= TOLERANCES["energy_eV_per_atom"]:
-            out.append(f"{self.name}: energy differs by {self.de_ev_per_atom:.3g} eV/atom")
-        if not self.df_ev_per_a <= TOLERANCES["force_eV_per_A"]:
-            out.append(f"{self.name}: forces differ by {self.df_ev_per_a:.3g} eV/A")
-        if not self.dstress_relative <= TOLERANCES["stress_relative"]:
-            out.append(f"{self.name}: stress differs by {self.dstress_relative:.3g} (relative)")
-        noise = 1e-3 * abs(self.pressure_fd_bar) + 1.0
-        if abs(self.pressure_bar - self.pressure_fd_bar) > noise or (
-                abs(self.pressure_fd_bar) > 10.0 and math.copysign(1, self.pressure_bar) != math.copysign(
-                    1, self.pressure_fd_bar)):
-            out.append(f"{self.name}: LAMMPS pressure {self.pressure_bar:.6g} bar vs -dE/dV {self.pressure_fd_bar:.6g} "
-                       "bar (wrong sign or virial)")
-        return out
+def recorded_check(potential: Any) -> RecordedCheck:
+    """Where the parity check of ``potential`` is recorded, and what it is valid for."""
+    return mliap_check(Path(potential.source), {key: item.path for key, item in potential.files.items()})
 
 
 def parity_cells(elements: list[str], seed: int = 7, masses: dict[str, float] | None = None) -> list[Any]:
@@ -405,23 +353,14 @@ def mace_calculator_for(potential: Any) -> Any:
 
 
 def parity_check(potential: Any, build: Any, h: float = 1e-4) -> tuple[bool, list[CellResult], list[str]]:
-    import numpy as np
     calculator = mace_calculator_for(potential)
     results: list[CellResult] = []
     for cell in parity_cells(potential.elements, masses=potential.masses):
         with tempfile.TemporaryDirectory(prefix="harness-parity-") as tmp:
             values, forces, positions, box = _run_lammps_cell(cell, potential, build, Path(tmp), h)
         energy, ase_forces, ase_stress = _ase_reference(cell, positions, box, calculator)
-        pe, pxx, pyy, pzz, pyz, pxz, pxy, vol = values["base"]
-        lmp_stress = -np.array([pxx, pyy, pzz, pyz, pxz, pxy]) / EV_PER_A3_IN_BAR
-        scale = max(float(np.abs(ase_stress).max()), 1e-12)
-        (e_plus, v_plus), (e_minus, v_minus) = values["plus"], values["minus"]
-        results.append(CellResult(
-            name=cell.name, natoms=cell.natoms, de_ev_per_atom=abs(pe - energy) / cell.natoms,
-            df_ev_per_a=float(np.abs(forces - ase_forces).max()),
-            dstress_relative=float(np.abs(lmp_stress - ase_stress).max()) / scale,
-            pressure_bar=(pxx + pyy + pzz) / 3.0,
-            pressure_fd_bar=-(e_plus - e_minus) / (v_plus - v_minus) * EV_PER_A3_IN_BAR))
+        results.append(compare_cell(cell.name, cell.natoms, values, forces, energy, ase_forces, ase_stress,
+                                    MACE_CRITERIA))
     failures = [f for r in results for f in r.failures()]
     return not failures, results, failures
 
@@ -429,55 +368,20 @@ def parity_check(potential: Any, build: Any, h: float = 1e-4) -> tuple[bool, lis
 def mace_parity_check(potential: Any, build: Any) -> list[str]:
     """The parity part of ``harness potentials check``: records ``NAME.check.json``; raises on failure."""
     started = time.time()
-    record: dict[str, Any] = {"potential": potential.name, "fingerprint": _fingerprint(potential),
+    check = recorded_check(potential)
+    record: dict[str, Any] = {"potential": potential.name, "fingerprint": check.fingerprint(),
                               "lmp": build.executable, "lammps_version": build.version,
-                              "tolerances": TOLERANCES, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                              "tolerances": MACE_CRITERIA.tolerances(), "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
     try:
         passed, results, failures = parity_check(potential, build)
     except HarnessError as exc:
         record.update(passed=False, reason=str(exc))
-        check_record_path(potential).write_text(json.dumps(record, indent=1) + "\n")
+        check.write(record)
         raise
-    record.update(passed=passed, reason="; ".join(failures), cells=[r.__dict__ for r in results],
+    record.update(passed=passed, reason="; ".join(failures), cells=[r.record() for r in results],
                   wall_s=round(time.time() - started, 2))
-    check_record_path(potential).write_text(json.dumps(record, indent=1) + "\n")
+    check.write(record)
     if not passed:
         raise HarnessError(f"potential {potential.name}: parity check against ASE MACECalculator failed: {failures[0]}"
-                           f" (all results in {check_record_path(potential)})")
-    lines = []
-    for r in results:
-        lines.append(f"parity vs ASE on {r.name} ({r.natoms} atoms): dE {r.de_ev_per_atom:.1e} eV/atom, "
-                     f"dF {r.df_ev_per_a:.1e} eV/A, dstress {r.dstress_relative:.1e} rel., "
-                     f"P {r.pressure_bar:.6g} bar vs -dE/dV {r.pressure_fd_bar:.6g} bar")
-    lines.append(f"parity check recorded in {check_record_path(potential)}")
-    return lines
-
-
-# ------------------------------------------------------------------------------------------ launch gate
-
-def launch_gate(manifest: dict[str, Any], ranks_per_run: int, force_unchecked: bool) -> list[str]:
-    """Before launching: refuse more ranks per run than a potential allows, and ML-IAP "unified" (MACE)
-    potentials whose parity check failed, never ran or is stale, unless ``force_unchecked``. Returns warnings."""
-    from harness.potentials import load_potential
-    warnings = []
-    for name, entry in manifest.get("potentials", {}).items():
-        limit = entry.get("max_ranks_per_run")
-        if limit and ranks_per_run > int(limit):
-            raise HarnessError(f"potential {name} runs on at most {limit} MPI rank(s) per run (max_ranks_per_run in "
-                               f"{entry.get('source')}); use --ranks-per-run {limit} and more launcher ranks instead")
-        if not {"ML-IAP", "PYTHON"} <= set(entry.get("packages", [])) or not entry.get("source"):
-            continue
-        try:
-            potential = load_potential(str(entry["source"]))
-        except HarnessError as exc:
-            why = f"its potential file cannot be read for the check record ({exc})"
-        else:
-            if not is_mliap_unified(potential):
-                continue
-            passed, why = check_status(potential)
-            if passed:
-                continue
-        if not force_unchecked:
-            raise HarnessError(f"refusing potential {name}: {why}; or launch with --force-unchecked")
-        warnings.append(f"potential {name}: {why}; launching anyway (--force-unchecked)")
-    return warnings
+                           f" (all results in {check.path})")
+    return [*(f"parity vs ASE {r.summary()}" for r in results), f"parity check recorded in {check.path}"]

@@ -18,7 +18,10 @@ are harness choices. ``nvt_iter1`` and ``npt_iter2`` are accepted spellings of `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.tasks.melt_quench import MeltQuenchTask
 
 PAPER_PRESETS: dict[str, dict[str, Any]] = {
     "iter1": {"ensemble": "nvt", "T_low_K": 300.0, "T_high_K": (1000.0, 1500.0), "quench_rate_K_per_ps": (50.0, 100.0),
@@ -47,7 +50,7 @@ class MeltQuenchProtocol:
     anneal_ps: float
 
 
-def protocols(task: Any) -> list[MeltQuenchProtocol]:
+def protocols(task: MeltQuenchTask) -> list[MeltQuenchProtocol]:
     """Every protocol of a MeltQuenchTask's variants, in the order given (duplicates dropped)."""
     out: list[MeltQuenchProtocol] = []
     for given in task.variants:

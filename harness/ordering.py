@@ -239,6 +239,7 @@ def relax_energy_eV(structure: Structure, potential_name: str, lmp: str | None =
                     search: list[Path] | None = None, timeout_s: float = 600.0) -> tuple[float | None, str | None]:
     """Energy (eV) of ``structure`` relaxed (positions and cell) with the potential through LAMMPS and the shipped
     relax template; (None, reason) when LAMMPS fails."""
+    from harness.tasks.formation import RELAX_SETTINGS, FormationTask
     from harness.lammps_env import child_environment, find_lammps
     from harness.potentials import load_potential, verify_files
     from harness.render import template_environment
@@ -250,8 +251,10 @@ def relax_energy_eV(structure: Structure, potential_name: str, lmp: str | None =
     build = find_lammps(lmp)
     counts = structure.counts()
     formula = "".join(f"{s}{n}" for s, n in sorted(counts.items()))
+    minimizer = {name: FormationTask.model_fields[name].default for name in RELAX_SETTINGS}   # [formation]'s defaults
     text = template_environment().get_template("relax.lammps.j2").render(
-        run={"structure": structure.name, "natoms": structure.natoms}, params={"formula": formula, "relax_box": True},
+        run={"structure": structure.name, "natoms": structure.natoms},
+        params={"formula": formula, "relax_box": True, **minimizer},
         potential=potential, potential_lines=potential.pair_lines({k: str(f.path) for k, f in potential.files.items()}))
     with tempfile.TemporaryDirectory(prefix="harness-order-") as tmp:
         folder = Path(tmp)

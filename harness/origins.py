@@ -120,6 +120,14 @@ ORIGINS: dict[str, dict[str, Origin]] = {
         "single_point": choice("no default: the second protocol needs reference-relaxed structures"),
         "relax_box": paper("E_f/atom values are obtained from the crystal structures relaxed with the "
                            "corresponding method (MLIP or DFT)", "relaxed: positions and cell"),
+        "relax_max_iterations": choice("the paper gives no minimizer settings; at most 2000 conjugate-gradient "
+                                       "iterations (and 10 times as many force evaluations) per `minimize`"),
+        "relax_force_tolerance_eV_per_A": choice("the paper gives no tolerance; 1e-4 eV/Å, tighter than Task 4's "
+                                                 "1e-3 (LAMMPS applies it to the norm of the whole force vector)"),
+        "relax_energy_tolerance": choice("0: off, the force tolerance or the iteration limit stops the minimizer "
+                                         "(LAMMPS etol, a relative energy change per iteration)"),
+        "relax_box_vmax": choice("LAMMPS fix box/relax vmax (the value of its documentation's example): no cell "
+                                 "length changes by more than 0.1 % in one iteration"),
         "reference": choice("no default: the reference E_f (DFT in the paper) comes from the user"),
     },
 }

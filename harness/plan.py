@@ -5,7 +5,8 @@ campaign on N ranks (one run per rank, or per GPU), farmed longest first as `har
 potential (atom-steps per second on one rank, plus a fixed start-up cost per run) comes from a short calibration
 run (NVT MD of the campaign's largest structure for that potential, with thermo output every 10 steps as the
 templates' monitoring has, run as min(N, CPUs) concurrent copies so that cores shared by the launch's ranks are
-shared in the calibration too; cached in CAMPAIGN/plan/calibration.json), or from a throughput the user gives
+shared in the calibration too; a calculator potential's MD through its runner, as the launch runs it, so its
+model's start-up counts as start-up; cached in CAMPAIGN/plan/calibration.json), or from a throughput the user gives
 (``--throughput NAME=ATOMSTEPS_PER_S``).
 
 Steps of a run: MD tasks their timesteps (robustness: plus its relaxation's iteration limit), relaxations their
@@ -25,12 +26,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.calculator import run_files
+from harness.calculator_launch import child_command
 from harness.errors import HarnessError
 from harness.lammps_env import LammpsBuild, child_environment, find_lammps
 from harness.potentials import load_potential
-from harness.runstate import write_json_atomic
+from harness.rundir import write_json_atomic
+from harness.tasks import REGISTRY
 
-MD_TASKS = ("conductivity", "robustness", "melt_quench")
+# the tasks whose runs are MD of nsteps timesteps (the registry says which)
+MD_TASKS = tuple(task.name for task in REGISTRY if task.molecular_dynamics)
 # Start-up cost per run (launcher claim + LAMMPS start + setup) when no calibration measured it.
 DEFAULT_OVERHEAD_S = 0.5
 CALIBRATION_TARGET_S = 1.0   # loop time each calibration measurement aims at
@@ -79,27 +84,43 @@ def _records(campaign_dir: Path, manifest: dict[str, Any]) -> dict[str, dict[str
 
 # ------------------------------------------------------------------------------------------ calibration
 
-def _calibration_input(campaign_dir: Path, manifest: dict[str, Any], potential: str, run_dir: Path, steps: int) -> str:
+@dataclass(frozen=True)
+class CalibrationInput:
+    """What one calibration measurement runs: in.lammps, the files beside it (a calculator potential's runner and
+    its config) and the command (`lmp -in in.lammps`, or the runner for a calculator potential)."""
+    text: str
+    files: dict[str, str]
+    command: list[str]
+
+
+def _calibration_input(campaign_dir: Path, manifest: dict[str, Any], run: dict[str, Any], build: LammpsBuild,
+                       steps: int) -> CalibrationInput:
+    potential = run["potential"]
     pot = load_potential(str(campaign_dir / "potentials" / potential / Path(manifest["potentials"][potential]["source"]).name))
     files = {key: str((campaign_dir / "potentials" / potential / item.path.name).resolve()) for key, item in pot.files.items()}
     lines = ["units metal", "atom_style atomic", "boundary p p p", "atom_modify map array",
-             f"read_data {(run_dir / 'data.lmp').resolve()}", *pot.pair_lines(files),
+             f"read_data {(campaign_dir / run['dir'] / 'data.lmp').resolve()}", *pot.pair_lines(files),
              "neighbor 2.0 bin", "neigh_modify every 1 delay 0 check yes", f"timestep {pot.timestep_fs / 1000.0}",
              "velocity all create 600.0 4928 dist gaussian mom yes rot yes", "fix nvt all nvt temp 600.0 600.0 0.1",
              "thermo_style custom step temp pe press", "thermo 10", f"run {steps}"]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    runner = child_command(manifest, run)   # a calculator potential: LAMMPS driven by its runner, as launch does
+    if runner is None:
+        return CalibrationInput(text, {}, [build.executable, "-in", "in.lammps", "-log", "log.lammps"])
+    return CalibrationInput(text, run_files(pot, files), runner)
 
 
-def _time_lammps(build: LammpsBuild, folder: Path, text: str, copies: int = 1) -> tuple[float, float, int]:
+def _time_lammps(build: LammpsBuild, folder: Path, what: CalibrationInput, copies: int = 1) -> tuple[float, float, int]:
     """(mean process wall s, mean LAMMPS loop s, steps) of ``copies`` runs of one input started together."""
     processes = []
     for index in range(copies):
         run_dir = folder / f"copy{index}"
         run_dir.mkdir(exist_ok=True)
-        (run_dir / "in.lammps").write_text(text)
+        for name, text in {**what.files, "in.lammps": what.text}.items():
+            (run_dir / name).write_text(text)
         processes.append((run_dir, time.perf_counter(), subprocess.Popen(
-            [build.executable, "-in", "in.lammps", "-log", "log.lammps"], cwd=run_dir, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=child_environment(build.library_dirs, {}))))
+            what.command, cwd=run_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=child_environment(build.library_dirs, {}))))
     walls, loops, steps = [], [], 0
     for run_dir, started, process in processes:
         stdout, stderr = process.communicate(timeout=600)
@@ -123,16 +144,16 @@ def calibrate(campaign_dir: Path, manifest: dict[str, Any], potential: str, buil
     md = [r for r in candidates if r["task"] in MD_TASKS] or candidates
     run = max(md, key=lambda r: records[r["run_id"]]["natoms"])
     natoms = int(records[run["run_id"]]["natoms"])
-    run_dir = campaign_dir / run["dir"]
     with tempfile.TemporaryDirectory(prefix="harness-plan-") as tmp:
         folder = Path(tmp)
-        probe_steps = max(10, 20000 // natoms)
-        _, probe_loop, _ = _time_lammps(build, folder, _calibration_input(campaign_dir, manifest, potential, run_dir,
+        # a model behind a calculator takes milliseconds per step or more: 10 steps size the measurement
+        probe_steps = 10 if child_command(manifest, run) is not None else max(10, 20000 // natoms)
+        _, probe_loop, _ = _time_lammps(build, folder, _calibration_input(campaign_dir, manifest, run, build,
                                                                           probe_steps))
         rate = natoms * probe_steps / max(probe_loop, 1e-6)
         steps = int(min(max(probe_steps, CALIBRATION_TARGET_S * rate / natoms), 1_000_000))
-        text = _calibration_input(campaign_dir, manifest, potential, run_dir, steps)
-        measured = [_time_lammps(build, folder, text, copies) for _ in range(CALIBRATION_REPEATS)]
+        what = _calibration_input(campaign_dir, manifest, run, build, steps)
+        measured = [_time_lammps(build, folder, what, copies) for _ in range(CALIBRATION_REPEATS)]
     loop = min(m[1] for m in measured)
     start_up = min(m[0] - m[1] for m in measured)
     return Speed(natoms * steps / max(loop, 1e-9), max(start_up, 0.0), "calibrated", natoms, steps, copies)
@@ -193,7 +214,7 @@ def farm_makespan(durations: list[float], slots: int) -> float:
 def plan_campaign(campaign_dir: Path, ranks: int, given: dict[str, float] | None = None, lmp: str | None = None,
                   recalibrate: bool = False, log: Any = None) -> dict[str, Any]:
     """The plan of a rendered campaign (see the module docstring); a JSON-ready dict."""
-    from harness.launch import load_manifest
+    from harness.rundir import load_manifest
     if ranks < 1:
         raise HarnessError(f"--ranks must be at least 1, got {ranks}")
     manifest = load_manifest(campaign_dir)

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +18,14 @@ import jinja2
 
 from harness import __version__
 from harness.campaign import Campaign, load_campaign
-from harness.elements import MASS_AMU
 from harness.errors import HarnessError
-from harness.meltquench_protocols import protocols as melt_quench_protocols
 from harness.paths import structures_dir, templates_dir
-from harness.potentials import Potential, load_potential, sha256_of, verify_files
-from harness.rundir import read_status, write_json_atomic, write_text_atomic
-from harness.structures import (DEFAULT_MIN_DISTANCE_A, Structure, formula_counts, random_hard_sphere, read_cif,
-                                read_extxyz, supercell, write_lammps_data, write_rerun_dump)
-from harness.units import fs_to_ps, pa_to_bar, steps_for
+from harness.potentials import Potential, load_potential, verify_files
+from harness.rundir import read_status, sha256_of, write_json_atomic, write_text_atomic
+from harness.structures import Structure, read_cif, write_lammps_data
+from harness.tasks import REGISTRY, PlanContext, PlannedRun
+from harness.tasks.planning import structure_label  # noqa: F401 (re-exported: callers use render.structure_label)
+from harness.units import fs_to_ps
 
 MANIFEST_FORMAT = 1
 # The files a run directory owns after rendering; anything else in it is output of a launch.
@@ -36,32 +33,10 @@ RENDERED_FILES = ("in.lammps", "data.lmp", "run.json", "reference.lammpstrj", "r
                   "runner.py", "calculator.json")   # the last two: calculator potentials (harness/calculator.py)
 
 
-@dataclass
-class PlannedRun:
-    run_id: str
-    task: str
-    potential: Potential
-    template: str
-    structure: Structure
-    params: dict[str, Any]
-    nsteps: int
-    cost: float
-    context: dict[str, Any] = field(default_factory=dict)
-    extra_files: dict[str, str] = field(default_factory=dict)   # name -> text
-    triclinic_data: bool = False
-    files: dict[str, str] = field(default_factory=dict)         # rendered name -> text
-
-
 def run_seed(campaign_seed: int, run_id: str) -> int:
     """A deterministic LAMMPS seed (1 .. 9e8) for each run, from the campaign seed and the run id."""
     digest = hashlib.sha256(f"{campaign_seed}:{run_id}".encode()).hexdigest()
     return int(digest[:12], 16) % 900_000_000 + 1
-
-
-def _fmt_pressure(pressure_pa: float) -> str:
-    """1e6 -> '1e6', 2.5e9 -> '2.5e9' (for run ids)."""
-    exponent = int(math.floor(math.log10(pressure_pa)))
-    return f"{round(pressure_pa / 10**exponent, 3):g}e{exponent}"
 
 
 def find_structure(name: str, campaign_dir: Path) -> Path:
@@ -88,39 +63,10 @@ def find_structure(name: str, campaign_dir: Path) -> Path:
     raise HarnessError(f"unknown structure {name!r} (known: {', '.join(known)}; or give a path to a .cif file)")
 
 
-def structure_label(name: str) -> str:
-    """The name a structure goes by in run ids and results: the file stem when it was given as a path."""
-    return Path(name).stem if name.lower().endswith(".cif") else name
-
-
-def _formula(structure: Structure) -> str:
-    counts = structure.counts()
-    divisor = math.gcd(*counts.values())
-    return "".join(f"{s}{n // divisor if n // divisor > 1 else ''}" for s, n in sorted(counts.items()))
-
-
-def _timestep(task: Any, campaign: Campaign, potential: Potential) -> float:
-    if getattr(task, "timestep_fs", None):
-        return float(task.timestep_fs)
-    if campaign.settings.timestep_fs:
-        return float(campaign.settings.timestep_fs)
-    return potential.timestep_fs
-
-
-def _md_steps(campaign: Campaign, dt_fs: float, dump_interval_ps: float) -> dict[str, int]:
-    dump_every = steps_for(dump_interval_ps, dt_fs)
-    thermo_every = min(steps_for(campaign.settings.thermo_every_ps, dt_fs), dump_every)
-    while dump_every % thermo_every:
-        thermo_every -= 1
-    restart_every = max(dump_every, steps_for(campaign.settings.restart_every_ps, dt_fs))
-    restart_every = int(math.ceil(restart_every / dump_every)) * dump_every
-    return {"dump_every": dump_every, "thermo_every": thermo_every, "restart_every": restart_every}
-
-
 def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRun]:
+    """Every run of the campaign: for each potential, each task of the registry that the campaign has, in the
+    registry's order (harness/tasks/). Each structure file is read once."""
     campaign_dir = campaign.source.parent
-    settings = campaign.settings
-    runs: list[PlannedRun] = []
     structure_cache: dict[str, Structure] = {}
 
     def structure(name: str, field: str) -> Structure:
@@ -132,118 +78,13 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
             structure_cache[name] = read_cif(path, name=structure_label(name))
         return structure_cache[name]
 
+    runs: list[PlannedRun] = []
     for pot in potentials:
-        task = campaign.tasks.get("conductivity")
-        if task:
-            cell = supercell(structure(task.structure, "[conductivity].structure"), task.supercell)
-            dt = _timestep(task, campaign, pot)
-            steps = _md_steps(campaign, dt, task.dump_interval_ps)
-            equil = steps_for(task.equilibration_ps, dt) if task.equilibration_ps > 0 else 0
-            equil = int(math.ceil(equil / steps["dump_every"])) * steps["dump_every"]
-            nsteps = equil + steps_for(task.duration_ps, dt)
-            for temperature in task.temperatures_K:
-                for repeat in range(1, task.repeats + 1):
-                    params = {"temperature_K": float(temperature), "duration_ps": float(task.duration_ps),
-                              "equilibration_ps": float(task.equilibration_ps), "timestep_fs": dt,
-                              "dump_interval_ps": float(task.dump_interval_ps), "supercell": list(task.supercell),
-                              "thermostat_damping_fs": float(task.thermostat_damping_fs)}
-                    runs.append(PlannedRun(
-                        run_id=f"t3-conductivity-{pot.name}-T{temperature:g}-r{repeat}", task="conductivity",
-                        potential=pot, template="conductivity.lammps.j2", structure=cell, params=params,
-                        nsteps=nsteps, cost=float(cell.natoms * nsteps),
-                        context={**steps, "equilibration_steps": equil,
-                                 "damping_ps": fs_to_ps(task.thermostat_damping_fs)}))
-        task = campaign.tasks.get("robustness")
-        if task:
-            distances = {**DEFAULT_MIN_DISTANCE_A, **task.min_distance_A}
-            uncovered = sorted(set(formula_counts(task.formula)) - set(pot.elements))
-            if uncovered:
-                raise HarnessError(f"campaign {campaign.source}: [robustness].formula {task.formula!r} has elements "
-                                   f"{uncovered} that potential {pot.name} does not cover (elements: {pot.elements})")
-            # the same cell for every potential: standard atomic weights, the potential's only where there are none
-            masses = {e: m for e, m in pot.masses.items() if e not in MASS_AMU}
-            cell = random_hard_sphere(task.formula, task.natoms, task.density_g_cm3, distances, settings.seed,
-                                      masses=masses)
-            cell.name = f"random-{task.formula}"
-            dt = _timestep(task, campaign, pot)
-            steps = _md_steps(campaign, dt, task.dump_interval_ps)
-            nsteps = steps_for(task.duration_ps, dt)
-            for temperature in task.temperatures_K:
-                for pressure in task.pressures_Pa:
-                    for repeat in range(1, task.repeats + 1):
-                        params = {"temperature_K": float(temperature), "pressure_Pa": float(pressure),
-                                  "pressure_bar": pa_to_bar(float(pressure)), "duration_ps": float(task.duration_ps),
-                                  "timestep_fs": dt, "dump_interval_ps": float(task.dump_interval_ps),
-                                  "relax": bool(task.relax), "density_g_cm3": float(task.density_g_cm3),
-                                  "relax_max_iterations": task.relax_max_iterations,
-                                  "relax_force_tolerance_eV_per_A": float(task.relax_force_tolerance_eV_per_A),
-                                  "thermostat_damping_fs": float(task.thermostat_damping_fs),
-                                  "barostat_damping_fs": float(task.barostat_damping_fs)}
-                        runs.append(PlannedRun(
-                            run_id=f"t4-robustness-{pot.name}-T{temperature:g}-p{_fmt_pressure(float(pressure))}-r{repeat}",
-                            task="robustness", potential=pot, template="robustness.lammps.j2", structure=cell,
-                            params=params, nsteps=nsteps, cost=float(cell.natoms * nsteps),
-                            context={**steps, "damping_ps": fs_to_ps(task.thermostat_damping_fs),
-                                     "barostat_damping_ps": fs_to_ps(task.barostat_damping_fs)}))
-        task = campaign.tasks.get("melt_quench")
-        if task:
-            cell = supercell(structure(task.structure, "[melt_quench].structure"), task.supercell)
-            dt = _timestep(task, campaign, pot)
-            steps = _md_steps(campaign, dt, task.dump_interval_ps)
-            for protocol in melt_quench_protocols(task):
-                heat_end = steps_for((protocol.T_high_K - protocol.T_low_K) / protocol.heating_rate_K_per_ps, dt)
-                hold_end = heat_end + (steps_for(protocol.hold_ps, dt) if protocol.hold_ps > 0 else 0)
-                quench_end = hold_end + steps_for((protocol.T_high_K - protocol.T_final_K) / protocol.quench_rate_K_per_ps, dt)
-                nsteps = quench_end + (steps_for(protocol.anneal_ps, dt) if protocol.anneal_ps > 0 else 0)
-                for repeat in range(1, task.repeats + 1):
-                    params = {"variant": protocol.variant, "ensemble": protocol.ensemble,
-                              "T_low_K": protocol.T_low_K, "T_high_K": protocol.T_high_K,
-                              "T_final_K": protocol.T_final_K,
-                              "heating_rate_K_per_ps": protocol.heating_rate_K_per_ps,
-                              "quench_rate_K_per_ps": protocol.quench_rate_K_per_ps, "hold_ps": protocol.hold_ps,
-                              "anneal_ps": protocol.anneal_ps,
-                              "pressure_Pa": float(task.pressure_Pa), "pressure_bar": pa_to_bar(float(task.pressure_Pa)),
-                              "timestep_fs": dt, "dump_interval_ps": float(task.dump_interval_ps),
-                              "supercell": list(task.supercell)}
-                    runs.append(PlannedRun(
-                        run_id=f"t2-meltquench-{pot.name}-{protocol.label}-r{repeat}", task="melt_quench",
-                        potential=pot, template="melt_quench.lammps.j2", structure=cell, params=params,
-                        nsteps=nsteps, cost=float(cell.natoms * nsteps), triclinic_data=protocol.ensemble == "npt",
-                        context={**steps, "ensemble": protocol.ensemble, "heat_end": heat_end, "hold_end": hold_end,
-                                 "quench_end": quench_end, "damping_ps": fs_to_ps(task.thermostat_damping_fs),
-                                 "barostat_damping_ps": fs_to_ps(task.barostat_damping_fs)}))
-        task = campaign.tasks.get("forces")
-        if task:
-            ref_path = campaign_dir / task.reference
-            frames = read_extxyz(ref_path)
-            if len({f.natoms for f in frames}) != 1:
-                raise HarnessError(f"reference file {ref_path}: all frames must have the same number of atoms")
-            for index, frame in enumerate(frames):   # Task 2 compares both, so both must be there
-                if "forces" not in frame.info:
-                    raise HarnessError(f"reference file {ref_path}: frame {index} has no forces (Properties=...:forces:R:3)")
-                if frame.info.get("energy_eV") is None:
-                    raise HarnessError(f"reference file {ref_path}: frame {index} has no energy=... (eV) in its comment line")
-            params = {"reference": "reference.extxyz", "reference_source": str(ref_path.resolve()), "nframes": len(frames)}
-            dump_text = _rerun_dump_text(frames, pot.elements)
-            runs.append(PlannedRun(
-                run_id=f"t2-forces-{pot.name}", task="forces", potential=pot, template="forces.lammps.j2",
-                structure=frames[0], params=params, nsteps=len(frames), cost=float(frames[0].natoms * len(frames) * 10),
-                triclinic_data=True,
-                extra_files={"reference.lammpstrj": dump_text, "reference.extxyz": ref_path.read_text()}))
-        task = campaign.tasks.get("formation")
-        if task:
-            for kind, field_name, names in (("relax", "structures", task.structures),
-                                            ("single_point", "single_point", task.single_point)):
-                for index, name in enumerate(names):
-                    crystal = structure(name, f"[formation].{field_name}[{index}]")
-                    params = {"structure": crystal.name, "formula": _formula(crystal)}
-                    if kind == "relax":
-                        params["relax_box"] = bool(task.relax_box)
-                    short = "relax" if kind == "relax" else "single"
-                    runs.append(PlannedRun(
-                        run_id=f"t1-{short}-{pot.name}-{crystal.name}", task=kind, potential=pot,
-                        template=f"{kind}.lammps.j2", structure=crystal, params=params, nsteps=1,
-                        cost=float(crystal.natoms * (2000 if kind == "relax" else 1)), triclinic_data=True))
+        context = PlanContext(settings=campaign.settings, source=campaign.source, potential=pot, structure=structure)
+        for task in REGISTRY:
+            settings = campaign.tasks.get(task.name)
+            if settings is not None:
+                runs += task.plan(settings, context)
     ids = [r.run_id for r in runs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -253,11 +94,14 @@ def plan_runs(campaign: Campaign, potentials: list[Potential]) -> list[PlannedRu
     return runs
 
 
-def _rerun_dump_text(frames: list[Structure], elements: list[str]) -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "reference.lammpstrj"
-        write_rerun_dump(frames, path, elements)
-        return path.read_text()
+def campaign_files(campaign: Campaign) -> dict[str, str]:
+    """The files the campaign's tasks add to the campaign folder (e.g. formation_reference.csv), each checked."""
+    files: dict[str, str] = {}
+    for task in REGISTRY:
+        settings = campaign.tasks.get(task.name)
+        if settings is not None:
+            files.update(task.campaign_files(settings, campaign.source))
+    return files
 
 
 def render_run(run: PlannedRun, campaign: Campaign, environment: jinja2.Environment) -> None:
@@ -355,21 +199,7 @@ def render_campaign(campaign_path: Path, out_dir: Path, force: bool = False) -> 
     for run in runs:
         render_run(run, campaign, environment)
     fingerprint = campaign_fingerprint(campaign, potentials)
-    extra_files: dict[str, str] = {}
-    formation = campaign.tasks.get("formation")
-    if formation is not None and formation.reference:
-        reference = campaign_path.parent / formation.reference
-        try:
-            extra_files["formation_reference.csv"] = reference.read_text()
-        except OSError as exc:
-            raise HarnessError(f"campaign {campaign_path}: [formation].reference: cannot read {reference}: "
-                               f"{exc.strerror}") from None
-        from analysis.formation import read_reference  # noqa: PLC0415 (the reader analyze will use, run now)
-        known = {structure_label(n) for n in [*formation.structures, *formation.single_point]}
-        try:
-            read_reference(reference, known)
-        except HarnessError as exc:   # AnalysisError, or the core's (a formula in the CSV)
-            raise HarnessError(f"[formation].reference: {exc}") from None
+    extra_files = campaign_files(campaign)
 
     manifest_path = out_dir / "manifest.json"
     if manifest_path.is_file():

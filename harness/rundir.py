@@ -30,7 +30,7 @@ RESULTS_DIR = "results"
 REPORT_DIR = "report"
 
 STATES = ("pending", "running", "done", "failed")
-REASONS = ("lammps_error", "lost_atoms", "non_finite", "wall_time", "crashed", "io_error")
+REASONS = ("lammps_error", "lost_atoms", "non_finite", "wall_time", "crashed", "io_error", "calculator_error")
 
 
 def sha256_of(path: Path) -> str:

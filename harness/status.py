@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.launch import last_progress, load_manifest
+from harness.resume import last_progress
+from harness.rundir import load_manifest
 from harness.runstate import lock_holder, read_status
 
 

@@ -16,13 +16,14 @@ import numpy as np
 
 from harness.elements import formula_counts, mass_amu  # noqa: F401 (formula_counts re-exported)
 from harness.errors import HarnessError
+from harness.extxyz import read_extxyz as read_frames
 from harness.schema import ELEMENT_SYMBOLS
+from harness.units import AVOGADRO_PER_MOL, CM_PER_ANGSTROM
 
 if TYPE_CHECKING:
     from ase.io.cif import CIFBlock
 
 _ELEMENTS = frozenset(ELEMENT_SYMBOLS)
-from harness.units import AVOGADRO_PER_MOL, CM_PER_ANGSTROM
 
 
 @dataclass
@@ -380,14 +381,14 @@ def write_lammps_data(structure: Structure, path: Path, elements: list[str], mas
 # ----------------------------------------------------------------------------------- extended XYZ
 
 def read_extxyz(path: Path) -> list[Structure]:
-    """Frames of an extended XYZ file (Lattice, Properties with species and pos), read by the analysis package's
-    reader (ASE); ``forces`` (eV/Å), ``energy_eV`` and the comment's other key=value pairs land in ``info``."""
-    from analysis.forces import read_extxyz as read_frames
+    """Frames of an extended XYZ file (Lattice, Properties with species and pos), read by the core's reader
+    (harness.extxyz, which analyze uses too); ``forces`` (eV/Å), ``energy_eV`` and the comment's other key=value
+    pairs land in ``info``."""
     if not path.is_file():
         raise HarnessError(f"cannot read reference file {path}: No such file or directory")
     try:
         frames = read_frames(path)
-    except HarnessError as exc:   # AnalysisError, or the core's
+    except HarnessError as exc:
         raise HarnessError(f"reference file {path}: {exc}") from None
     if not frames:
         raise HarnessError(f"reference file {path} has no frames")

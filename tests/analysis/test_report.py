@@ -10,9 +10,12 @@ import re
 import pytest
 from markupsafe import escape
 
-from analysis.pipeline import CONDUCTIVITY_COLUMNS, FORMATION_COLUMNS, ROBUSTNESS_COLUMNS, write_csv
 from analysis.report import runs_sentence, write_report
-from analysis.report_sections.common import number, plus_minus
+from analysis.report_parts import number, plus_minus
+from analysis.results import write_csv
+from analysis.tasks.conductivity import CONDUCTIVITY_COLUMNS
+from analysis.tasks.formation import FORMATION_COLUMNS
+from analysis.tasks.robustness import ROBUSTNESS_COLUMNS
 
 EVIL = '<img src=x onerror="alert(1)">&co'
 BAND = {"literature_band": "crystal", "band_low_mS_per_cm": 4.0, "band_high_mS_per_cm": 84.0}

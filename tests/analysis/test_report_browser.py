@@ -16,56 +16,20 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from chromium_cdp import Chromium, find_chromium
+from harness_testlib import REPO, harness, tiny_campaign
 
-REPO = Path(__file__).resolve().parents[2]
 WIDTH = 1280
-CAMPAIGN = f"""
-[campaign]
-name = "browser-check"
-potentials = ["lips-snap", "toy-morse"]
-seed = 11
-restart_every_ps = 0.05
-thermo_every_ps = 0.01
-wall_time_s = 300
-
-[conductivity]
-supercell = [1, 1, 1]
-temperatures_K = [600, 800]
-duration_ps = 0.5
-equilibration_ps = 0.01
-repeats = 1
-dump_interval_ps = 0.01
-
-[robustness]
-natoms = 42
-temperatures_K = [1000]
-pressures_Pa = [1e6, "1 GPa"]
-duration_ps = 0.05
-repeats = 1
-dump_interval_ps = 0.01
-
-[melt_quench]
-supercell = [1, 1, 1]
-T_high_K = 900
-heating_rate_K_per_ps = 6000
-quench_rate_K_per_ps = 6000
-hold_ps = 0.02
-dump_interval_ps = 0.05
-
-[forces]
-reference = "{REPO / 'inputs' / 'reference' / 'li7p3s11_meltquench_chgnet.extxyz'}"
-
-[formation]
-structures = ["Li2S", "Li7P3S11"]
-"""
+# The tests' tiny campaign (tests/harness/harness_testlib.py) with two potentials, long enough conductivity runs
+# for an Arrhenius fit, the force errors and the formation end-point Li2S beside Li7P3S11.
+CAMPAIGN = tiny_campaign(name="browser-check", potentials=("lips-snap", "toy-morse"), seed=11, restart_every_ps=0.05,
+                         conductivity_duration_ps=0.5, structures=("Li2S", "Li7P3S11"), single_point=(),
+                         forces_reference=REPO / "inputs" / "reference" / "li7p3s11_meltquench_chgnet.extxyz")
 # A run that fails for real (non-finite energy) so that the report has a failure to summarise.
 BLOW_UP = "variable huge equal exp(800)\nfix blowup all addforce v_huge 0.0 0.0\n"
 FAILING_RUN = "t4-robustness-toy-morse-T1000-p1e9-r1"
@@ -82,11 +46,7 @@ def _chromium() -> str:
 
 
 def _harness(*args: str, mpi: int = 0) -> None:
-    command = [sys.executable, "-m", "harness", *args]
-    if mpi:
-        command = [str(Path(sys.executable).parent / "mpirun"), "-n", str(mpi), *command]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = harness(*args, timeout=600, mpi=mpi)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from calc_testlib import HERE, LJ_KWARGS, campaign_text, env, harness, write_potential
-from harness.calculator_launch import check_record_path
+from harness.check_record import check_record_path
 from harness.errors import HarnessError
 from harness.lammps_env import find_lammps
 from harness.potentials import load_potential
@@ -283,7 +283,7 @@ def test_a_calculator_built_from_other_objects_is_still_data(tmp_path):
 
 
 def test_device_binding_gives_each_launcher_group_one_gpu():
-    from harness.calculator_launch import device_environment
+    from harness.devices import device_environment
     manifest = {"potentials": {"m": {"kind": "calculator", "calculator": {"device": "auto"}},
                                "c": {"kind": "calculator", "calculator": {"device": "cpu"}},
                                "snap": {"packages": ["ML-SNAP"]}}}
@@ -291,3 +291,20 @@ def test_device_binding_gives_each_launcher_group_one_gpu():
         {"CUDA_VISIBLE_DEVICES": "0"}, {"CUDA_VISIBLE_DEVICES": "1"}, {"CUDA_VISIBLE_DEVICES": "0"}]
     assert device_environment(manifest, "c", ["0", "1"], 0) == {"CUDA_VISIBLE_DEVICES": ""}
     assert device_environment(manifest, "m", [], 0) == {} and device_environment(manifest, "snap", ["0"], 0) == {}
+
+
+def test_plan_calibrates_a_calculator_potential_through_its_runner(tmp_path):
+    """A model of known cost: LJ that sleeps 5 ms per evaluation. `harness plan` times MD through the runner (plain
+    `lmp` cannot run a calculator potential), so the measured speed is at most natoms / 5 ms and not far below."""
+    seconds = 0.005
+    write_potential(tmp_path, name="slow", target="toy_calculators:SleepsPerCall",
+                    kwargs=f"seconds = {seconds}\n{LJ_KWARGS}")
+    out = tmp_path / "out"
+    render_campaign(write_campaign(tmp_path, campaign_text("slow", "conductivity")), out)
+    plan_json = tmp_path / "plan.json"
+    result = harness("plan", str(out), "--ranks", "1", "--json", str(plan_json))
+    assert result.returncode == 0, result.stdout + result.stderr
+    speed = json.loads(plan_json.read_text())["speeds"]["slow"]
+    assert speed["source"] == "calibrated"
+    limit = speed["natoms"] / seconds      # atom-steps/s if the model's sleep were the only cost
+    assert 0.3 * limit < speed["atom_steps_per_s"] <= limit, (speed, limit)

@@ -54,3 +54,15 @@ class FaultAtCall(LennardJones):
             time.sleep(3600)
         elif self.fault == "segfault":
             os.kill(os.getpid(), signal.SIGSEGV)
+
+
+class SleepsPerCall(LennardJones):
+    """Lennard-Jones that takes ``seconds`` longer per evaluation: a model of known cost (harness plan's test)."""
+
+    def __init__(self, seconds: float, **kwargs):
+        super().__init__(**kwargs)
+        self.seconds = seconds
+
+    def calculate(self, atoms=None, properties=None, system_changes=None):
+        time.sleep(self.seconds)
+        super().calculate(atoms, properties or ["energy"], system_changes or [])

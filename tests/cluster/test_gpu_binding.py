@@ -3,7 +3,7 @@ choice (the shim itself is exercised on CPU by tests/mace and bench/gpu_check.py
 
 import pytest
 
-from harness.launch import gpu_binding
+from harness.devices import gpu_binding
 
 
 def test_runs_are_bound_round_robin_and_share_gpus(monkeypatch):

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from cluster_testlib import REPO, md_campaign, run_plain_lammps, statuses, write_campaign
-from harness.launch import last_progress, restart_files
+from harness.resume import last_progress, restart_files
 from harness.render import render_campaign
 from harness.runstate import RunLock, heartbeat_timeout_s, host_name
 
@@ -79,7 +79,7 @@ def test_kill_9_of_one_host_the_other_takes_over_after_the_heartbeat_timeout(tmp
     b = _launcher(out, "host-b", "--take-over")
 
     def a_is_past_a_restart() -> bool:
-        """A restart file the resume will use: progress.dat has moved past its step (launch.prepare_attempt)."""
+        """A restart file the resume will use: progress.dat has moved past its step (resume.prepare_attempt)."""
         def complete(run_dir: Path) -> bool:
             return any(step < last_progress(run_dir)[0] for step, _ in restart_files(run_dir))
         return any(complete(out / "runs" / r) for r in _held_by(out, "host-a"))
@@ -110,7 +110,9 @@ def test_a_slow_or_paused_launcher_is_never_robbed(tmp_path):
     # runs of ~2x the heartbeat timeout (14 s here), and a SIGSTOP of half the timeout: host-b waits, takes nothing
     out = tmp_path / "out"
     render_campaign(write_campaign(tmp_path, md_campaign([600, 700, 800, 900], 40.0, 2.0, 0.2)), out)
-    a = _launcher(out, "host-a")
+    # both with --take-over: without it, whichever launcher runs out of runs first exits 3 (runs still held by the
+    # other are not finished), and which one that is depends on the machine's timing
+    a = _launcher(out, "host-a", "--take-over")
     _wait_until(lambda: bool(_held_by(out, "host-a")))
     b = _launcher(out, "host-b", "--take-over")
     _wait_until(lambda: bool(_held_by(out, "host-b")) or a.poll() is not None)

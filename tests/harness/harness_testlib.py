@@ -12,19 +12,31 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 MPIRUN = VENV_BIN / "mpirun"
 
-TINY = """
+def tiny_campaign(name: str = "tiny", potentials: tuple[str, ...] = ("toy-morse",), seed: int = 7,
+                  restart_every_ps: float = 0.02, conductivity_duration_ps: float = 0.1,
+                  structures: tuple[str, ...] = ("Li2S",), single_point: tuple[str, ...] = ("beta-Li3PS4",),
+                  forces_reference: Path | None = None) -> str:
+    """The tiny campaign (every task at toy sizes) as TOML text; the defaults give TINY."""
+    def names(items: tuple[str, ...]) -> str:
+        return "[" + ", ".join(f'"{item}"' for item in items) + "]"
+
+    forces = f'\n[forces]\nreference = "{forces_reference}"\n' if forces_reference else ""
+    formation = f"structures = {names(structures)}\n"
+    if single_point:
+        formation += f"single_point = {names(single_point)}\n"
+    return f"""
 [campaign]
-name = "tiny"
-potentials = ["toy-morse"]
-seed = 7
-restart_every_ps = 0.02
+name = "{name}"
+potentials = {names(potentials)}
+seed = {seed}
+restart_every_ps = {restart_every_ps}
 thermo_every_ps = 0.01
 wall_time_s = 300
 
 [conductivity]
 supercell = [1, 1, 1]
 temperatures_K = [600, 800]
-duration_ps = 0.1
+duration_ps = {conductivity_duration_ps}
 equilibration_ps = 0.01
 repeats = 1
 dump_interval_ps = 0.01
@@ -44,11 +56,12 @@ heating_rate_K_per_ps = 6000
 quench_rate_K_per_ps = 6000
 hold_ps = 0.02
 dump_interval_ps = 0.05
-
+{forces}
 [formation]
-structures = ["Li2S"]
-single_point = ["beta-Li3PS4"]
-"""
+{formation}"""
+
+
+TINY = tiny_campaign()
 
 
 def harness(*args: str, cwd: Path | None = None, timeout: float = 300, mpi: int = 0) -> subprocess.CompletedProcess:

@@ -118,7 +118,9 @@ CAMPAIGN_FIELDS: dict[str, dict[str, Any]] = {
                     "pressure_Pa": Kind("pressure"), "dump_interval_ps": DURATION, "thermostat_damping_fs": DAMPING,
                     "barostat_damping_fs": DAMPING, "repeats": REPEATS, "timestep_fs": TIMESTEP},
     "forces": {"reference": Kind("path")},
-    "formation": {"structures": Kind("structures"), "single_point": Kind("structures"), "relax_box": Kind("bool")},
+    "formation": {"structures": Kind("structures"), "single_point": Kind("structures"), "relax_box": Kind("bool"),
+                  "relax_max_iterations": Int(1, 10_000_000), "relax_force_tolerance_eV_per_A": Num(0, 1e3),
+                  "relax_energy_tolerance": Num(0, 1, inclusive=True), "relax_box_vmax": Num(0, 1)},
 }
 CAMPAIGN_KEYS = [(section, key) for section, fields in CAMPAIGN_FIELDS.items() for key in fields]
 POTENTIAL_FIELDS: dict[str, Any] = {

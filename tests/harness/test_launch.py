@@ -1,6 +1,7 @@
 """The launcher with real LAMMPS and real MPI: every run once, failures contained and classified, resume."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from harness.lammps_env import MPI_ENV_PREFIXES, find_lammps
-from harness.launch import truncate_dump, truncate_progress, under_mpi_launcher
+from harness.mpi_world import under_mpi_launcher
+from harness.resume import truncate_dump, truncate_progress
 from harness.render import render_campaign
 from harness_testlib import REPO, TINY, harness, statuses, write_campaign
 
@@ -34,9 +36,8 @@ def _inject(out: Path, run_id: str, before_run: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_every_template_runs_and_writes_its_outputs(tmp_path):
-    reference = tmp_path / "ref.extxyz"
-    # two 42-atom frames of Li7P3S11 from the relaxation data, with arbitrary reference forces
+def _write_reference(reference: Path) -> None:
+    """Two 42-atom frames of Li7P3S11 from the relaxation data, with arbitrary reference forces."""
     from harness.render import find_structure
     from harness.structures import read_cif
     crystal = read_cif(find_structure("Li7P3S11", REPO))
@@ -47,6 +48,11 @@ def test_every_template_runs_and_writes_its_outputs(tmp_path):
         frames.append(f"{crystal.natoms}\nLattice=\"{lattice}\" Properties=species:S:1:pos:R:3:forces:R:3 "
                       f"energy=-100.0 pbc=\"T T T\"\n" + "\n".join(rows))
     reference.write_text("\n".join(frames) + "\n")
+
+
+def test_every_template_runs_and_writes_its_outputs(tmp_path):
+    reference = tmp_path / "ref.extxyz"
+    _write_reference(reference)
     text = TINY.replace('single_point = ["beta-Li3PS4"]', 'single_point = ["beta-Li3PS4", "Li7P3S11"]')
     out = _render(tmp_path, text + '\n[forces]\nreference = "ref.extxyz"\n')
     result = harness("launch", str(out), "--progress-every", "0")
@@ -144,6 +150,33 @@ def test_failures_are_recorded_with_their_reason_while_the_others_finish(tmp_pat
     # failed runs are results: a relaunch does not run them again unless asked
     again = harness("launch", str(out), "--progress-every", "0")
     assert again.returncode == 0 and " started" not in again.stdout
+
+
+def test_a_non_finite_energy_fails_relax_single_point_and_forces_as_non_finite(tmp_path):
+    """The guard of the templates without MD: an infinite energy (an infinite external force whose energy counts)
+    ends the run failed with reason non_finite before it writes a result."""
+    _write_reference(tmp_path / "ref.extxyz")
+    text = TINY.split("[conductivity]")[0] + TINY[TINY.index("[formation]"):] + '\n[forces]\nreference = "ref.extxyz"\n'
+    out = _render(tmp_path, text)
+    blowup = "variable huge equal exp(800)\nfix blowup all addforce v_huge 0.0 0.0\nfix_modify blowup energy yes"
+    runs = {"t1-relax-toy-morse-Li2S": "run", "t1-single-toy-morse-beta-Li3PS4": "run",
+            "t2-forces-toy-morse": "rerun"}
+    for run_id, before in runs.items():   # after the relaxation, before the energy is taken
+        path = out / "runs" / run_id / "in.lammps"
+        lines = path.read_text().splitlines()
+        index = next(i for i, line in enumerate(lines) if line.split()[:1] == [before])
+        path.write_text("\n".join([*lines[:index], blowup, *lines[index:]]) + "\n")
+    result = harness("launch", str(out), "--progress-every", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    states = statuses(out)
+    for run_id in runs:
+        assert states[run_id]["state"] == "failed" and states[run_id]["reason"] == "non_finite", states[run_id]
+        assert "Fix halt condition" in states[run_id]["message"]
+    assert not (out / "runs" / "t1-relax-toy-morse-Li2S" / "result.json").exists()
+    assert not (out / "runs" / "t1-single-toy-morse-beta-Li3PS4" / "result.json").exists()
+    energies = (out / "runs" / "t2-forces-toy-morse" / "energies.dat").read_text().splitlines()
+    rows = [float(line.split()[1]) for line in energies if not line.startswith("#")]
+    assert len(rows) < 2 and all(math.isfinite(e) for e in rows)   # the frame that failed is not written
 
 
 def test_lammps_timer_stops_a_long_run_at_the_wall_time_limit(tmp_path):

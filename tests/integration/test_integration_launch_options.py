@@ -12,7 +12,8 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.lammps_env import child_environment, find_lammps
-from harness.launch import LaunchOptions, accelerator_for, visible_gpus
+from harness.devices import accelerator_for, visible_gpus
+from harness.launch import LaunchOptions
 from harness.render import render_campaign
 from harness_testlib import REPO, TINY, harness, statuses, write_campaign
 

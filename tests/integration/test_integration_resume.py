@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from harness.lammps_env import find_lammps
-from harness.launch import last_progress
+from harness.resume import last_progress
 from harness.render import render_campaign
 from harness_testlib import REPO, harness, statuses, write_campaign
 

@@ -8,7 +8,8 @@ import torch
 
 from harness.cli import main
 from harness.errors import HarnessError
-from harness.mace import CellResult, add_mace, make_tiny_model
+from harness.mace import MACE_CRITERIA, add_mace, make_tiny_model
+from harness.parity import CellResult
 from harness.potentials import load_potential, verify_files
 
 
@@ -75,11 +76,11 @@ def test_existing_potential_needs_force(tiny_model, tmp_path):
 
 
 def test_parity_criteria_catch_a_flipped_virial():
-    good = CellResult("c", 10, 1e-9, 1e-9, 1e-9, pressure_bar=5000.0, pressure_fd_bar=5000.2)
+    good = CellResult("c", 10, 1e-9, 1e-9, 1e-9, pressure_bar=5000.0, pressure_fd_bar=5000.2, criteria=MACE_CRITERIA)
     assert good.failures() == []
-    flipped = CellResult("c", 10, 1e-9, 1e-9, 1e-9, pressure_bar=-5000.0, pressure_fd_bar=5000.2)
+    flipped = CellResult("c", 10, 1e-9, 1e-9, 1e-9, pressure_bar=-5000.0, pressure_fd_bar=5000.2, criteria=MACE_CRITERIA)
     assert any("wrong sign" in f for f in flipped.failures())
-    off = CellResult("c", 10, 2e-6, 2e-5, 2e-5, pressure_bar=1.0, pressure_fd_bar=1.0)
+    off = CellResult("c", 10, 2e-6, 2e-5, 2e-5, pressure_bar=1.0, pressure_fd_bar=1.0, criteria=MACE_CRITERIA)
     assert len(off.failures()) == 3
 
 

@@ -1,18 +1,67 @@
-"""The melt-quench (Task 2's trajectory, run with the potential under test) in the report: whether each run
-finished, its final density and how many PS4 tetrahedra stayed intact, and the three-panel figure."""
+"""The melt-quench (Task 2's trajectory, run with the potential under test): the ``melt_quench`` runs ->
+results/melt_quench.csv (one row per frame: phase, temperature, density, PS4 tetrahedra intact) and OVITO pictures of
+the start, the melt and the quenched frame; and the report's part: whether each run finished, its final density and
+how many PS4 tetrahedra stayed intact, the three-panel figure and the pictures."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis.report_sections.common import (
-    Cell, Column, Figure, ReportData, Section, TaskReport, colours, curated_table, full_table, join_words, number,
-    plural, save)
+from analysis import snapshots
+from analysis.errors import AnalysisError
+from analysis.meltquench import melt_quench_run
+from analysis.report_parts import (
+    Cell, Column, Figure, ReportData, Section, colours, curated_table, full_table, join_words, number, plural,
+    SNAPSHOT_WORDS, save)
+from analysis.results import Options, ResultTable, Summary
+from analysis.runs import RunInfo, failure_text
+from analysis.tasks.task import Task, TaskResults
+
+MELT_QUENCH_COLUMNS = [
+    "potential", "run_id", "variant", "repeat", "state", "frame", "step", "time_ps", "phase", "T_target_K", "T_K",
+    "pe_eV", "press_bar", "volume_A3", "density_g_cm3", "n_P", "p_s4_fraction", "p_s_coordination", "cutoff_A",
+    "message"]
 
 
+# -- analysis: runs -> results/melt_quench.csv ---------------------------------------------------------
+def melt_quench_table(runs: list[RunInfo], options: Options, summary: Summary) -> list[dict]:
+    """One row per frame of every melt-quench run; a run without frames is one row with its message."""
+    rows: list[dict] = []
+    for run in sorted(runs, key=lambda r: (r.potential, r.run_id)):
+        base = {"potential": run.potential, "run_id": run.run_id, "variant": run.params.get("variant"),
+                "repeat": run.repeat, "state": run.state, "cutoff_A": options.coordination_cutoff_A}
+        message = None if run.state == "done" else (failure_text(run) or f"run is {run.state}")
+        frames = []
+        if run.state in ("done", "failed", "running") and (run.directory / "traj.lammpstrj").is_file():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    frames = melt_quench_run(run.directory, run.params, options.coordination_cutoff_A,
+                                             allow_truncated=run.state != "done")
+            except AnalysisError as error:
+                message = f"analysis failed: {error}"
+                summary.notes.append(f"{run.run_id}: {error}")
+        elif run.state == "done":
+            message = "traj.lammpstrj missing"
+        if not frames:
+            rows.append({**base, "message": message})
+            continue
+        for frame in frames:
+            rows.append({**base, **frame.__dict__, "message": message})
+    return rows
+
+
+def analyze(campaign_dir: Path, runs: list[RunInfo], options: Options, summary: Summary) -> TaskResults:
+    rows = melt_quench_table(runs, options, summary)
+    return TaskResults([ResultTable("melt_quench.csv", MELT_QUENCH_COLUMNS, rows)],
+                       snapshots.melt_quench_shots(runs, rows))
+
+
+# -- report: results/ -> scorecard cell and section ---------------------------------------------------
 def per_run(table: pd.DataFrame) -> pd.DataFrame:
     """One row per melt-quench run: state, frames, time reached, final density and PS4 fractions."""
     frame = table.copy()
@@ -97,15 +146,14 @@ def section(data: ReportData) -> Section | None:
     section = Section("melt_quench", "Task 2 trajectory: melt-quench", paragraphs, figures,
                       [curated_table(runs, columns, "One row per melt-quench run", "melt_quench.csv")],
                       [full_table(table, "melt_quench.csv", "One row per frame of every melt-quench run")])
-    section.galleries = data.galleries("melt_quench", _snapshot_caption)
+    section.galleries = data.galleries("melt_quench", _snapshot_caption, per_run=True)
     return section
 
 
 def _snapshot_caption(rows: pd.DataFrame) -> str:
     first = rows.iloc[0]
     return (f"{first['potential']}, melt-quench run {first['run_id']}: the start, the melt (the last frame at the "
-            "high temperature) and the quenched frame. Rendered with OVITO's Tachyon ray tracer; atoms wrapped into "
-            "the cell, Li purple, P orange, S yellow. Source: snapshots.csv.")
+            f"high temperature) and the quenched frame. {SNAPSHOT_WORDS}")
 
 
-TASK = TaskReport("melt_quench", "Melt-quench (Task 2 trajectory)", ("melt_quench",), cell, section)
+TASK = Task("melt_quench", ("melt_quench",), "Melt-quench (Task 2 trajectory)", analyze, cell, section)

@@ -1,6 +1,6 @@
 """What every task's report section is made of, and the helpers they share.
 
-A task module (``analysis/report_sections/<task>.py``) turns its results/*.csv into plain data: one
+A task module (``analysis/tasks/<task>.py``) turns its results/*.csv into plain data: one
 :class:`Cell` per potential for the scorecard and one :class:`Section` (paragraphs, :class:`Figure` and
 :class:`Table`). The Jinja2 templates in ``analysis/report_templates/`` turn that data into HTML with
 autoescaping, so names from campaign files are always shown as text. Missing values are said in words
@@ -20,6 +20,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+
+# what every OVITO picture of the report is (analysis/snapshots.py renders them), said once under each gallery
+SNAPSHOT_WORDS = ("Rendered with OVITO's Tachyon ray tracer; atoms wrapped into the cell, Li purple, P orange, "
+                  "S yellow. Source: snapshots.csv.")
 
 DASH = "–"
 FIGURE_DPI = 130
@@ -114,15 +118,15 @@ class ReportData:
             self._tables[name] = pd.read_csv(path, na_values=[""]) if path.is_file() else None
         return self._tables[name]
 
-    def galleries(self, task: str, caption_of) -> list[Gallery]:
-        """One gallery per potential (and melt-quench run) from results/snapshots.csv; ``caption_of(rows)`` says
-        what the pictures show."""
+    def galleries(self, task: str, caption_of: Callable[[pd.DataFrame], str], per_run: bool = False) -> list[Gallery]:
+        """One gallery per potential (``per_run``: per potential and run) of the task's rows of
+        results/snapshots.csv; ``caption_of(rows)`` says what the pictures show."""
         table = self.table("snapshots.csv")
         if table is None or table.empty:
             return []
         mine = table[table["task"] == task]
         galleries = []
-        for key in sorted({(r.potential, r.run_id if task == "melt_quench" else "") for r in mine.itertuples()}):
+        for key in sorted({(r.potential, r.run_id if per_run else "") for r in mine.itertuples()}):
             rows = mine[(mine["potential"] == key[0]) & ((mine["run_id"] == key[1]) if key[1] else True)]
             images = [Figure(f"snapshots/{r.file}", f"{r.label} (frame {r.frame}, step {r.step})",
                              f"{r.potential}: {r.label}") for r in rows.itertuples()
@@ -133,20 +137,6 @@ class ReportData:
 
     def notes_matching(self, *words: str) -> list[str]:
         return [str(n) for n in self.summary.get("notes", []) if any(w in str(n) for w in words)]
-
-
-@dataclass
-class TaskReport:
-    """A task's report entry in the registry (analysis/report_sections/__init__.py)."""
-
-    key: str                       # section id and the task's name in the manifest
-    column: str                    # scorecard column header
-    tasks: tuple[str, ...]         # manifest task names this entry covers
-    cell: Callable[[ReportData, str], Cell]
-    section: Callable[[ReportData], Section | None]
-
-    def present(self, data: ReportData) -> bool:
-        return any(t in data.tasks for t in self.tasks)
 
 
 # -- numbers as text --------------------------------------------------------------------------------

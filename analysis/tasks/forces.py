@@ -1,18 +1,79 @@
-"""Task 2 in the report: RMSE(F) against the named reference (CHGNet or DFT) along the melt-quench
-frames, the per-frame error plot (all potentials in one figure, like the paper's Fig. 5) and the table."""
+"""Task 2, force errors: the ``forces`` runs (single points on the reference frames) -> results/forces.csv and
+results/forces_frames.csv, and the report's part: RMSE(F) against the named reference (CHGNet or DFT) along the
+melt-quench frames, the per-frame error plot (all potentials in one figure, like the paper's Fig. 5) and the
+table."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis.report_sections.common import (
-    Cell, Column, Figure, ReportData, Section, TaskReport, colours, curated_table, full_table, join_words, number,
-    plural, reference_name, save)
+from analysis.errors import AnalysisError
+from analysis.forces import force_errors_from_files
+from analysis.report_parts import (
+    Cell, Column, Figure, ReportData, Section, colours, curated_table, full_table, join_words, number, plural,
+    reference_name, save)
+from analysis.results import Options, ResultTable, Summary
+from analysis.runs import RunInfo, failure_text
+from analysis.tasks.task import Task, TaskResults
+
+FORCES_COLUMNS = [
+    "potential", "run_id", "state", "nframes", "force_rmse_eV_per_A", "force_mae_eV_per_A",
+    "energy_rmse_meV_per_atom", "energy_mae_meV_per_atom", "energy_rmse_raw_meV_per_atom", "note"]
+FORCES_FRAME_COLUMNS = [
+    "potential", "run_id", "frame", "temperature_K", "phase", "force_rmse_eV_per_A", "force_mae_eV_per_A",
+    "energy_error_meV_per_atom"]
 
 
+# -- analysis: runs -> results/forces.csv, results/forces_frames.csv ----------------------------------
+def forces_tables(runs: list[RunInfo], summary: Summary) -> tuple[list[dict], list[dict]]:
+    """One row per force run (RMSE and MAE of forces and energies over its frames) and one row per frame."""
+    rows, frame_rows = [], []
+    overall = {}
+    reference_names = set()
+    for run in runs:
+        row: dict[str, Any] = {"potential": run.potential, "run_id": run.run_id, "state": run.state}
+        reference = run.directory / str(run.params.get("reference", "reference.extxyz"))
+        reference_names.add(Path(str(run.params.get("reference_source") or reference)).name)
+        dump = run.directory / "forces.lammpstrj"
+        if run.state != "done":
+            row["note"] = failure_text(run) or f"run is {run.state}"
+        else:
+            try:
+                result = force_errors_from_files(reference, dump, run.directory / "energies.dat")
+            except AnalysisError as error:
+                row["note"] = f"analysis failed: {error}"
+            else:
+                row.update({"nframes": result.nframes, "force_rmse_eV_per_A": result.force_rmse_eV_per_A,
+                            "force_mae_eV_per_A": result.force_mae_eV_per_A,
+                            "energy_rmse_meV_per_atom": result.energy_rmse_meV_per_atom,
+                            "energy_mae_meV_per_atom": result.energy_mae_meV_per_atom,
+                            "energy_rmse_raw_meV_per_atom": result.energy_rmse_raw_meV_per_atom})
+                overall[run.run_id] = {k: row[k] for k in row if k not in ("state",)}
+                for k in range(result.nframes):
+                    energy = result.frame_energy_error_meV_per_atom
+                    frame_rows.append({
+                        "potential": run.potential, "run_id": run.run_id, "frame": k,
+                        "temperature_K": result.frame_temperature_K[k], "phase": result.frame_phase[k],
+                        "force_rmse_eV_per_A": result.frame_force_rmse_eV_per_A[k],
+                        "force_mae_eV_per_A": result.frame_force_mae_eV_per_A[k],
+                        "energy_error_meV_per_atom": None if energy is None else energy[k]})
+        rows.append(row)
+    summary.data["forces"] = overall
+    summary.data["forces_reference"] = sorted(reference_names)  # file names: the report names CHGNet or DFT
+    return rows, frame_rows
+
+
+def analyze(campaign_dir: Path, runs: list[RunInfo], options: Options, summary: Summary) -> TaskResults:
+    rows, frame_rows = forces_tables(runs, summary)
+    return TaskResults([ResultTable("forces.csv", FORCES_COLUMNS, rows),
+                        ResultTable("forces_frames.csv", FORCES_FRAME_COLUMNS, frame_rows)])
+
+
+# -- report: results/ -> scorecard cell and section ---------------------------------------------------
 def reference_words(data: ReportData) -> str:
     names = data.summary.get("forces_reference") or []
     if not names:
@@ -90,4 +151,4 @@ def section(data: ReportData) -> Section | None:
                    [curated_table(table, columns, "One row per force run", "forces.csv")], full)
 
 
-TASK = TaskReport("forces", "Task 2 · RMSE(F)", ("forces",), cell, section)
+TASK = Task("forces", ("forces",), "Task 2 · RMSE(F)", analyze, cell, section)

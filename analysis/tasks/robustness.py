@@ -1,18 +1,118 @@
-"""Task 4 in the report: conditions fully surviving and close-contact frames per potential, the survival
+"""Task 4, robustness: the ``robustness`` runs (random cells pushed to high temperature and pressure) ->
+results/robustness.csv (one row per condition: survival, times to failure, close-contact frames, the fixed-cell
+relaxation) and results/robustness_runs.csv (one row per run), and OVITO pictures at one condition per potential;
+and the report's part: conditions fully surviving and close-contact frames per potential, the survival
 map (one panel per potential, like the paper's Fig. 4) and the per-condition table."""
 
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis.report_sections.common import (
-    Cell, Column, Figure, ReportData, Section, TaskReport, curated_table, full_table, is_missing, join_words, number,
-    plural, save)
+from analysis import snapshots
+from analysis.contacts import iter_frame_contacts
+from analysis.errors import AnalysisError
+from analysis.report_parts import (
+    Cell, Column, Figure, ReportData, Section, curated_table, full_table, is_missing, join_words, number, plural,
+    SNAPSHOT_WORDS, save)
+from analysis.results import Options, ResultTable, Summary
+from analysis.robustness import FrameCounts, RobustnessRun, group_conditions, md_frame_counts, read_relax_record
+from analysis.runs import RunInfo, failure_text
+from analysis.tasks.task import Task, TaskResults
+from harness.units import PA_PER_GPA, fs_to_ps
 
+ROBUSTNESS_COLUMNS = [
+    "potential", "temperature_K", "pressure_Pa", "pressure_GPa", "n_repeats", "n_survived", "n_failed",
+    "n_unfinished", "n_incomplete", "survival", "times_to_failure_ps", "failure_reasons", "incomplete_reasons",
+    "n_frames", "n_contact_frames", "close_contact_percent", "close_contact_label", "min_distance_A", "threshold_A",
+    "n_relaxed", "n_relax_converged", "relax_iterations", "relax_max_force_eV_per_A"]
+ROBUSTNESS_RUN_COLUMNS = [
+    "potential", "temperature_K", "pressure_Pa", "repeat", "run_id", "state", "reason", "outcome", "time_reached_ps",
+    "n_frames", "n_contact_frames", "min_distance_A", "relax_converged", "relax_iterations", "relax_max_iterations",
+    "relax_max_force_eV_per_A", "relax_force_norm_eV_per_A", "message"]
+
+
+# -- analysis: runs -> results/robustness.csv, results/robustness_runs.csv -----------------------------
+def robustness_table(runs: list[RunInfo], options: Options, summary: Summary,
+                     run_rows: list[dict] | None = None) -> list[dict]:
+    """One row per condition; ``run_rows`` (if given) receives one row per run. Only MD frames after t = 0
+    are counted (see analysis/robustness.py)."""
+    records = []
+    for run in runs:
+        params = run.params
+        timestep_ps = fs_to_ps(float(params["timestep_fs"]))
+        counts = FrameCounts()
+        message = failure_text(run) or None
+        trajectory = run.directory / "traj.lammpstrj"
+        if trajectory.is_file() and trajectory.stat().st_size > 0 and run.state in ("done", "failed"):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    counts = md_frame_counts(iter_frame_contacts(trajectory, timestep_ps, options.threshold_A,
+                                                                 allow_truncated=(run.state == "failed")))
+            except AnalysisError as error:
+                summary.notes.append(f"{run.run_id}: {error}")
+                message = f"analysis failed: {error}"
+        time_reached = run.status.get("time_ps")
+        if time_reached is None:
+            time_reached = counts.last_time_ps if run.state == "failed" else None
+        records.append(RobustnessRun(
+            run_id=run.run_id, potential=run.potential, temperature_K=float(params["temperature_K"]),
+            pressure_Pa=float(params["pressure_Pa"]), repeat=run.repeat, state=run.state,
+            reason=run.status.get("reason"), duration_ps=float(params.get("duration_ps", math.nan)),
+            time_reached_ps=None if time_reached is None else float(time_reached), n_frames=counts.n_frames,
+            n_contact_frames=counts.n_contact_frames, min_distance_A=counts.min_distance_A, message=message,
+            relax=read_relax_record(run.directory)))
+    rows = []
+    for condition in group_conditions(records):
+        fraction = condition.close_contact_fraction
+        relaxed = [r.relax for r in condition.runs if r.relax is not None]
+        rows.append({
+            "potential": condition.potential, "temperature_K": condition.temperature_K,
+            "pressure_Pa": condition.pressure_Pa, "pressure_GPa": condition.pressure_Pa / PA_PER_GPA,
+            "n_repeats": condition.n_repeats, "n_survived": condition.n_survived, "n_failed": condition.n_failed,
+            "n_unfinished": condition.n_unfinished, "n_incomplete": condition.n_incomplete,
+            "survival": condition.survival,
+            "times_to_failure_ps": ";".join(f"{t:.6g}" for t in condition.times_to_failure_ps),
+            "failure_reasons": ";".join(str(r.reason or "unknown") for r in condition.runs if r.failed),
+            "incomplete_reasons": ";".join(str(r.reason or "unknown") for r in condition.runs if r.incomplete),
+            "n_frames": condition.n_frames, "n_contact_frames": condition.n_contact_frames,
+            "close_contact_percent": None if fraction is None else 100.0 * fraction,
+            "close_contact_label": condition.close_contact_label,
+            "min_distance_A": min((r.min_distance_A for r in condition.runs), default=math.inf),
+            "threshold_A": options.threshold_A,
+            "n_relaxed": len(relaxed), "n_relax_converged": condition.n_relax_converged,
+            "relax_iterations": ";".join(str(r.iterations) for r in relaxed),
+            "relax_max_force_eV_per_A": ";".join(f"{r.max_force_eV_per_A:.6g}" for r in relaxed)})
+        if run_rows is not None:
+            for r in condition.runs:
+                run_rows.append({
+                    "potential": r.potential, "temperature_K": r.temperature_K, "pressure_Pa": r.pressure_Pa,
+                    "repeat": r.repeat, "run_id": r.run_id, "state": r.state, "reason": r.reason,
+                    "outcome": r.outcome, "time_reached_ps": r.time_reached_ps, "n_frames": r.n_frames,
+                    "n_contact_frames": r.n_contact_frames, "min_distance_A": r.min_distance_A,
+                    "relax_converged": None if r.relax is None else r.relax.converged,
+                    "relax_iterations": None if r.relax is None else r.relax.iterations,
+                    "relax_max_iterations": None if r.relax is None else r.relax.max_iterations,
+                    "relax_max_force_eV_per_A": None if r.relax is None else r.relax.max_force_eV_per_A,
+                    "relax_force_norm_eV_per_A": None if r.relax is None else r.relax.force_norm_eV_per_A,
+                    "message": r.message})
+    return rows
+
+
+def analyze(campaign_dir: Path, runs: list[RunInfo], options: Options, summary: Summary) -> TaskResults:
+    run_rows: list[dict] = []
+    rows = robustness_table(runs, options, summary, run_rows)
+    return TaskResults([ResultTable("robustness.csv", ROBUSTNESS_COLUMNS, rows),
+                        ResultTable("robustness_runs.csv", ROBUSTNESS_RUN_COLUMNS, run_rows)],
+                       snapshots.robustness_shots(runs))
+
+
+# -- report: results/ -> scorecard cell and section ---------------------------------------------------
 SURVIVAL_COLOURS = {"all": "#2e8b57", "some": "#b5e3b5", "none": "#ffffff", "incomplete": "#d9d9d9"}
 SURVIVAL_WORDS = {"all": "all survived", "some": "some survived", "none": "none survived",
                   "incomplete": "unfinished"}
@@ -149,8 +249,5 @@ def _snapshot_caption(rows: pd.DataFrame) -> str:
             f"that failed ({join_words(sorted(set(rows['run_id'])))}). {SNAPSHOT_WORDS}")
 
 
-SNAPSHOT_WORDS = ("Rendered with OVITO's Tachyon ray tracer; atoms wrapped into the cell, Li purple, P orange, "
-                  "S yellow. Source: snapshots.csv.")
 
-
-TASK = TaskReport("robustness", "Task 4 · robustness", ("robustness",), cell, section)
+TASK = Task("robustness", ("robustness",), "Task 4 · robustness", analyze, cell, section)
