@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from calc_testlib import HERE, LJ_KWARGS, campaign_text, env, harness, write_potential
@@ -84,6 +85,59 @@ def test_npt_through_the_bridge_is_native_lj_cut_across_segments(tmp_path):
         for x, y in zip(a[1:], b[1:]):
             assert abs(x - y) <= 1e-8 * max(1.0, abs(x)), (a, b)
     assert rows_native[-1][4] != rows_native[0][4]   # the barostat moved the cell: NPT saw the model's pressure
+
+
+HOT_ARGON = BOX.replace("atom_modify map array", "atom_modify map array sort 5 1.0").replace(
+    "velocity all create 100 4321", "velocity all create 600 4321")
+TRAJECTORY = """fix nve all nve
+dump d all custom 1 d.txt id x y z xu yu zu
+dump_modify d sort id format float %.17g
+thermo_style custom step pe
+thermo_modify format float %.15g
+thermo 10
+run 300
+"""
+
+
+def test_the_calculator_sees_the_continuous_trajectory_in_id_order(tmp_path):
+    """The bridge hands the calculator what ASE's own MD would: atoms in id order and unwrapped positions, although
+    LAMMPS re-sorts its atoms every 5 steps here and wraps those that leave the box. Hot argon, 300 NVE steps: the
+    positions the calculator saw are LAMMPS's unwrapped ones (xu - boxlo, ordered by id), some atoms did cross the
+    box, and the energies match native lj/cut step by step (forces went back to the right atoms)."""
+    native, bridge = tmp_path / "native", tmp_path / "bridge"
+    native.mkdir(), bridge.mkdir()
+    lj_cut = "pair_style lj/cut 8.5\npair_coeff 1 1 0.0104 3.4\npair_modify shift yes\n"
+    (native / "in.native").write_text(HOT_ARGON + lj_cut + TRAJECTORY)
+    native_result = _lmp(native, "in.native")
+    assert native_result.returncode == 0, native_result.stdout[-2000:]
+    recorder = {**ARGON, "import": "toy_calculators:RecordsPositions",
+                "kwargs": {**ARGON["kwargs"], "path": str(bridge / "seen.txt")}}
+    result = _runner(bridge, recorder, HOT_ARGON + MODEL_LINES + TRAJECTORY)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+    def energies(screen: str) -> list[float]:
+        return [float(line.split()[1]) for line in screen.splitlines()
+                if re.match(r"^\s*\d+\s+-?\d[\d.e+-]*\s*$", line)]
+    native_pe, bridge_pe = energies(native_result.stdout), energies(result.stdout)
+    assert len(native_pe) == len(bridge_pe) == 31
+    assert all(abs(a - b) <= 1e-8 * max(1.0, abs(a)) for a, b in zip(native_pe, bridge_pe)), (native_pe, bridge_pe)
+
+    frames, rows, reading = [], [], False
+    for line in (bridge / "d.txt").read_text().splitlines():
+        if line.startswith("ITEM:"):
+            if rows:
+                frames.append(np.array(rows))
+            rows, reading = [], line.startswith("ITEM: ATOMS")
+        elif reading:
+            rows.append([float(v) for v in line.split()[1:]])
+    frames.append(np.array(rows))
+    boxlo = 0.0   # region prism 0 3 ...: the box starts at the origin
+    seen = np.loadtxt(bridge / "seen.txt").reshape(-1, 108, 3)
+    assert len(seen) == len(frames) == 301            # one evaluation per step and one at the start
+    for step, (frame, positions) in enumerate(zip(frames, seen)):
+        assert np.allclose(positions, frame[:, 3:] - boxlo, atol=1e-9), f"step {step}"
+    crossed = np.abs(frames[-1][:, 3:] - frames[-1][:, :3]).max()
+    assert crossed > 1.0                              # at least one atom was wrapped back into the box by LAMMPS
 
 
 def test_plain_lammps_refuses_a_calculator_run(tmp_path):

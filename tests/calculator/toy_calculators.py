@@ -66,3 +66,16 @@ class SleepsPerCall(LennardJones):
     def calculate(self, atoms=None, properties=None, system_changes=None):
         time.sleep(self.seconds)
         super().calculate(atoms, properties or ["energy"], system_changes or [])
+
+
+class RecordsPositions(LennardJones):
+    """Lennard-Jones that appends the positions it is given, one line per atom, to ``path`` at every evaluation."""
+
+    def __init__(self, path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.path = path
+
+    def calculate(self, atoms=None, properties=None, system_changes=None):
+        with open(self.path, "a") as out:
+            np.savetxt(out, atoms.positions, fmt="%.17g")
+        super().calculate(atoms, properties or ["energy"], system_changes or [])
