@@ -145,9 +145,8 @@ def evaluate(calculator: Any, atoms: Any, want_stress: bool) -> tuple[float, Any
     import numpy as np
     energy = float(calculator.get_potential_energy(atoms))
     # An ASE calculator keeps what its calculation gave in `results`, for these very positions; asking again with
-    # get_forces(atoms) would compare the whole Atoms object with its copy once more (about 0.1 ms each at 100
-    # atoms, two of them per step: bench/bridge_vs_ase.py). A calculator that computes a quantity only on demand,
-    # or keeps no `results`, is asked.
+    # get_forces(atoms) and get_stress(atoms) would compare the whole Atoms object with its copy twice more per
+    # step. A calculator that computes a quantity only on demand, or keeps no `results`, is asked.
     ready = getattr(calculator, "results", None)
     ready = ready if isinstance(ready, dict) else {}
     forces = np.asarray(ready["forces"] if "forces" in ready else calculator.get_forces(atoms), dtype=float)
