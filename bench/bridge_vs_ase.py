@@ -1,25 +1,32 @@
 """LAMMPS + calculator bridge against ASE molecular dynamics driving the same ASE calculator, and the model's own
-cost: MD throughput (atom-steps/s) of each route, its fraction of the model-only limit, and each route's fixed cost
+cost: MD throughput (atom-steps/s) of each route, its fraction of the model-only limit, and each route's own cost
 per step on top of the model.
 
   .venv/bin/python bench/bridge_vs_ase.py [--potential chgnet|ase-lj|FILE.toml] [--supercells 1x1x1 2x1x1]
-                                          [--steps 30] [--warmup 3] [--threads 2] [--repeats 2]
+                                          [--steps 30] [--warmup 3] [--threads 2] [--repeats 2] [--before REV]
 
 Same potential file (a `kind = "calculator"` potential, default potentials/chgnet.toml; `ase-lj` is ASE's
 LennardJones calculator, a model so cheap that the routes' own costs dominate), same cells (Li7P3S11 supercells),
-same number of NVE velocity-Verlet steps at 1 fs from 600 K velocities, in one run, interleaved (bridge, ASE,
-model, bridge, ASE, model, ...; each in a fresh process, so the machine's noise hits all alike):
+same number of NVE velocity-Verlet steps at 1 fs from 600 K velocities, in one run, interleaved (bridge, [bridge
+before,] ASE, model, bridge, ...; each in a fresh process, so the machine's noise hits all alike):
   - bridge: `python runner.py` on an in.lammps with the potential's lines; time = LAMMPS's "Loop time" of the
     measured `run` (after a `run WARMUP`; no start-up, no model loading);
+  - bridge before (--before REV): the same with harness/calculator_runner.py as of git revision REV, to compare a
+    runner change with the old runner in one run;
   - ASE: ase.md.verlet.VelocityVerlet with the calculator built exactly as runner.py builds it; time = the MD
     loop after WARMUP warm-up steps;
-  - model: what the bridge asks of the calculator each step (energy + forces + stress, runner.evaluate) on one
+  - model: what the bridge asks of the calculator each step (runner.evaluate: energy, forces, stress) on one
     configuration, timed alone (positions moved by 1e-4 A each call so nothing is cached), the same number of
     calls; its atom-steps/s is the limit of any MD route that uses this calculator.
-torch threads = --threads for all three (OMP_NUM_THREADS, and torch.set_num_threads in the ASE process). Best of
+torch threads = --threads for all (OMP_NUM_THREADS, and torch.set_num_threads in the ASE process). Best of
 --repeats each; the ratio columns are of the best rates, "bridge / ASE paired" is the median (min-max) of the
-ratios of the repeats (each pair measured back to back). "overhead" = time per step minus the model's time per
-step (ms): what the route adds to the calculator (LAMMPS's step and the callback, or ASE's integrator).
+ratios of the repeats (each pair measured back to back). "overhead" = time per step minus the model-only time per
+step (ms). "own cost" is measured inside each MD process and so does not depend on the machine's speed between
+processes: the route's time per step minus the time spent in the calculator's `calculate` during those same steps
+(median of the repeats, ms): what LAMMPS and the callback, or ASE's integrator and Atoms bookkeeping, add to the
+model in MD (a calculator that keeps a neighbour list rebuilds it inside `calculate`, so that is model time).
+"neighbour-list rebuilds" counts, over the timed steps (median of the repeats), how often ASE's neighbour lists
+(ase.neighborlist) were rebuilt inside the calculator: 0 for a calculator that does not use them.
 Prints a Markdown table.
 """
 
@@ -64,6 +71,63 @@ smooth = true
 """
 BUILTIN = {"ase-lj": ASE_LJ_TOML}
 
+# Wraps the calculator's `calculate` (what ASE's get_* call when positions changed) with a clock, so each MD process
+# can say how much of its loop was the model. The bridge runs it through RUNNER_TIMED.
+MODEL_CLOCK = r'''
+import time
+
+REBUILDS = [0]
+
+
+def count_rebuilds():
+    # ASE's neighbour lists (ase.neighborlist, used by LennardJones and others) call build() when they rebuild
+    from ase import neighborlist
+    if getattr(neighborlist, "_bench_counts_rebuilds", False):
+        return
+    neighborlist._bench_counts_rebuilds = True
+    for name in ("PrimitiveNeighborList", "NewPrimitiveNeighborList"):
+        cls = getattr(neighborlist, name, None)
+        if cls is None:
+            continue
+        inner = cls.build
+
+        def build(self, *args, _inner=inner, **kwargs):
+            REBUILDS[0] += 1
+            return _inner(self, *args, **kwargs)
+        cls.build = build
+
+
+def clock_calculate(calc, durations, rebuilds):
+    # per call of calculate: its duration (s) and how many neighbour-list rebuilds happened inside it
+    count_rebuilds()
+    inner = calc.calculate
+
+    def calculate(*args, **kwargs):
+        start, before = time.perf_counter(), REBUILDS[0]
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            durations.append(time.perf_counter() - start)
+            rebuilds.append(REBUILDS[0] - before)
+    calc.calculate = calculate
+    return calc
+'''
+
+RUNNER_TIMED = r'''
+import json, sys
+sys.path.insert(0, ".")
+import runner
+from model_clock import clock_calculate
+durations, rebuilds = [], []
+build = runner.build_calculator
+runner.build_calculator = lambda config, folder: clock_calculate(build(config, folder), durations, rebuilds)
+code = runner.main(sys.argv[2:])
+steps = int(sys.argv[1])
+print("MODEL_SECONDS " + json.dumps({"calls": len(durations), "last_steps_s": sum(durations[-steps:]),
+                                     "last_steps_rebuilds": sum(rebuilds[-steps:])}))
+sys.exit(code)
+'''
+
 ASE_AND_MODEL = r'''
 import json, sys, time
 import numpy as np
@@ -83,6 +147,8 @@ except ImportError:
 cell = json.load(open("cell.json"))
 config = json.load(open("calculator.json"))
 calc = runner.build_calculator(config, __import__("pathlib").Path("."))
+from model_clock import clock_calculate
+durations, rebuilds = [], []
 want_stress = bool(config.get("stress", True))
 result = {"torch_threads": torch_threads}
 if "ase" in what:
@@ -91,9 +157,12 @@ if "ase" in what:
     MaxwellBoltzmannDistribution(atoms, temperature_K=600.0, rng=np.random.default_rng(1))
     dyn = VelocityVerlet(atoms, timestep=1.0 * units.fs)
     dyn.run(warmup)
+    clock_calculate(calc, durations, rebuilds)
     start = time.perf_counter()
     dyn.run(steps)
     result["ase_s"] = time.perf_counter() - start
+    result["ase_model_s"] = sum(durations)
+    result["ase_rebuilds"] = sum(rebuilds)
 if "model" in what:
     probe = Atoms(numbers=cell["numbers"], positions=cell["positions"], cell=cell["cell"], pbc=True)
     for k in range(max(warmup, 1)):
@@ -110,6 +179,7 @@ if "model" in what:
 print(json.dumps(result))
 '''
 LOOP = re.compile(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps")
+MODEL_SECONDS = re.compile(r"^MODEL_SECONDS (.*)$", re.MULTILINE)
 
 
 def bench_potential(name: str, folder: Path) -> Potential:
@@ -121,8 +191,10 @@ def bench_potential(name: str, folder: Path) -> Potential:
     return load_potential(name)
 
 
-def prepare(potential: Potential, cell: Structure, folder: Path, steps: int, warmup: int) -> None:
-    """The bridge's in.lammps + runner files, and the cell and script of the ASE and model-only measurements."""
+def prepare(potential: Potential, cell: Structure, folder: Path, steps: int, warmup: int,
+            before: str | None) -> None:
+    """The bridge's in.lammps + runner files (and runner_before.py), the cell and script of the ASE and model-only
+    measurements."""
     write_lammps_data(cell, folder / "data.lmp", potential.elements, potential.masses, force_triclinic=True)
     lines = potential.pair_lines({})
     (folder / "in.lammps").write_text("\n".join([
@@ -137,6 +209,16 @@ def prepare(potential: Potential, cell: Structure, folder: Path, steps: int, war
                                                   "positions": to_lammps_positions(cell, box).tolist(),
                                                   "cell": box.tolist()}))
     (folder / "ase_and_model.py").write_text(ASE_AND_MODEL)
+    (folder / "model_clock.py").write_text(MODEL_CLOCK)
+    (folder / "runner_timed.py").write_text(RUNNER_TIMED)
+    if before:
+        old = subprocess.run(["git", "show", f"{before}:harness/calculator_runner.py"], cwd=REPO, text=True,
+                             capture_output=True)
+        if old.returncode != 0:
+            raise SystemExit(f"--before {before}: {old.stderr.strip()}")
+        (folder / "runner_before.py").write_text(old.stdout)
+        (folder / "runner_before_timed.py").write_text(RUNNER_TIMED.replace("import runner\n",
+                                                                           "import runner_before as runner\n"))
 
 
 def loop_rate(stdout: str, natoms: int) -> float | None:
@@ -147,14 +229,19 @@ def loop_rate(stdout: str, natoms: int) -> float | None:
     return natoms * int(loops[-1][1]) / float(loops[-1][0])
 
 
-def bridge_md(python: str, folder: Path, threads: int, natoms: int) -> float:
+def bridge_md(python: str, folder: Path, threads: int, natoms: int, steps: int,
+              script: str = "runner_timed.py") -> tuple[float, float, int]:
+    """atom-steps/s of the bridge's measured run, its own cost per step (ms, loop time minus model time) and the
+    neighbour-list rebuilds inside the calculator during that run."""
     build = find_lammps()
-    proc = subprocess.run([python, "-u", "runner.py"], cwd=folder, text=True, capture_output=True,
+    proc = subprocess.run([python, "-u", script, str(steps)], cwd=folder, text=True, capture_output=True,
                           env=child_environment(build.library_dirs, {"OMP_NUM_THREADS": str(threads)}))
     rate = loop_rate(proc.stdout, natoms)
-    if proc.returncode != 0 or rate is None:
+    clock = MODEL_SECONDS.search(proc.stdout)
+    if proc.returncode != 0 or rate is None or clock is None:
         raise SystemExit(f"bridge run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return rate
+    clocked = json.loads(clock.group(1))
+    return rate, 1000.0 * (natoms * steps / rate - clocked["last_steps_s"]) / steps, clocked["last_steps_rebuilds"]
 
 
 def ase_and_model(python: str, folder: Path, steps: int, warmup: int, threads: int, natoms: int,
@@ -172,6 +259,8 @@ def ase_and_model(python: str, folder: Path, steps: int, warmup: int, threads: i
     rates = {}
     if "ase_s" in times:
         rates["ase"] = natoms * steps / times["ase_s"]
+        rates["ase_own_ms"] = 1000.0 * (times["ase_s"] - times["ase_model_s"]) / steps
+        rates["ase_rebuilds"] = times["ase_rebuilds"]
     if "model_s" in times:
         rates["model"] = natoms * steps / times["model_s"]
         rates["model_best_call"] = natoms / times["model_best_call_s"]
@@ -209,6 +298,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="steps before the timed ones, in every route")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--before", metavar="REV", help="add harness/calculator_runner.py of git revision REV as a "
+                        "route (bridge before)")
     args = parser.parse_args()
     crystal = read_cif(find_structure("Li7P3S11", REPO), name="Li7P3S11")
     with tempfile.TemporaryDirectory(prefix="bench-bridge-") as tmp:
@@ -217,28 +308,47 @@ def main() -> None:
             raise SystemExit(f"{args.potential} is not a calculator potential")
         python = interpreter_for(potential.calculator.python, potential.source)
         print(f"# bench/bridge_vs_ase.py --potential {args.potential} --steps {args.steps} --warmup {args.warmup} "
-              f"--threads {args.threads} --repeats {args.repeats}; {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-        print("| cell | atoms | model only (atom-steps/s) | LAMMPS + bridge | ASE VelocityVerlet | bridge / ASE | "
-              "bridge / ASE paired | bridge / model | ASE / model | model (ms/step) | bridge overhead (ms/step) | "
-              "ASE overhead (ms/step) |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+              f"--threads {args.threads} --repeats {args.repeats}{f' --before {args.before}' if args.before else ''}"
+              f"; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.1f} at start")
+        bridges = ["bridge", "bridge-before"] if args.before else ["bridge"]
+        title = {"bridge": "LAMMPS + bridge", "bridge-before": "bridge before"}
+        columns = (["cell", "atoms", "model only (atom-steps/s)"] + [title[b] for b in bridges]
+                   + ["ASE VelocityVerlet"] + [f"{title[b]} / ASE" for b in bridges] + ["bridge / ASE paired"]
+                   + [f"{title[b]} / model" for b in bridges] + ["ASE / model", "model (ms/step)"]
+                   + [f"{title[b]} overhead (ms/step)" for b in bridges] + ["ASE overhead (ms/step)"]
+                   + [f"{title[b]} own cost (ms/step)" for b in bridges] + ["ASE own cost (ms/step)"]
+                   + [f"{title[b]} neighbour-list rebuilds" for b in bridges] + ["ASE neighbour-list rebuilds"])
+        print("| " + " | ".join(columns) + " |")
+        print("|" + "---|" * len(columns))
         for spec in args.supercells:
             cell = supercell(crystal, [int(n) for n in spec.split("x")])
             folder = Path(tmp) / spec
             folder.mkdir()
-            prepare(potential, cell, folder, args.steps, args.warmup)
+            prepare(potential, cell, folder, args.steps, args.warmup, args.before)
             rates = Rates()
             for _ in range(args.repeats):
-                rates.add("bridge", bridge_md(python, folder, args.threads, cell.natoms))
+                for route in bridges:
+                    script = "runner_before_timed.py" if route == "bridge-before" else "runner_timed.py"
+                    rate, own_ms, rebuilds = bridge_md(python, folder, args.threads, cell.natoms, args.steps,
+                                                       script)
+                    rates.add(route, rate)
+                    rates.add(f"{route}_own_ms", own_ms)
+                    rates.add(f"{route}_rebuilds", rebuilds)
                 for what in ("ase", "model"):   # each in a fresh process, like the bridge
                     for route, rate in ase_and_model(python, folder, args.steps, args.warmup, args.threads,
                                                      cell.natoms, what).items():
                         rates.add(route, rate)
-            b, a, m = rates.best("bridge"), rates.best("ase"), rates.best("model")
-            print(f"| Li7P3S11 {spec} | {cell.natoms} | {m:.0f} | {b:.0f} | {a:.0f} | {b / a:.2f} | "
-                  f"{rates.paired('bridge', 'ase')} | {b / m:.2f} | {a / m:.2f} | {1000 * cell.natoms / m:.2f} | "
-                  f"{overhead_ms(b, m, cell.natoms):.2f} | {overhead_ms(a, m, cell.natoms):.2f} |", flush=True)
+            a, m = rates.best("ase"), rates.best("model")
+            best = {b: rates.best(b) for b in bridges}
+            own = {r: statistics.median(rates.by_route[f"{r}_own_ms"]) for r in [*bridges, "ase"]}
+            cells = ([f"Li7P3S11 {spec}", str(cell.natoms), f"{m:.0f}"] + [f"{best[b]:.0f}" for b in bridges]
+                     + [f"{a:.0f}"] + [f"{best[b] / a:.2f}" for b in bridges] + [rates.paired("bridge", "ase")]
+                     + [f"{best[b] / m:.2f}" for b in bridges] + [f"{a / m:.2f}", f"{1000 * cell.natoms / m:.2f}"]
+                     + [f"{overhead_ms(best[b], m, cell.natoms):.2f}" for b in bridges]
+                     + [f"{overhead_ms(a, m, cell.natoms):.2f}"] + [f"{own[r]:.2f}" for r in [*bridges, "ase"]]
+                     + [f"{statistics.median(rates.by_route[f'{r}_rebuilds']):.0f}" for r in [*bridges, "ase"]])
+            print("| " + " | ".join(cells) + " |", flush=True)
         print(f"\n(load average {os.getloadavg()[0]:.1f} at the end)")
 
 
