@@ -44,6 +44,13 @@ def restart_files(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def complete_restart_files(run_dir: Path) -> list[tuple[int, Path]]:
+    """The restart files a resume may use, oldest first: those whose step progress.dat has moved past (a file at
+    or after the last progress line may be half-written, or its segment never reported)."""
+    progress_step, _ = last_progress(run_dir)
+    return [(step, path) for step, path in restart_files(run_dir) if step < progress_step]
+
+
 def truncate_dump(path: Path, first_bad_step: int) -> None:
     """Cut a text dump before the first frame whose timestep is >= ``first_bad_step``."""
     if not path.is_file():
@@ -97,8 +104,7 @@ def prepare_attempt(run_dir: Path) -> int | None:
     latest = run_dir / LATEST_RESTART
     if latest.is_symlink() or latest.exists():
         latest.unlink()
-    progress_step, _ = last_progress(run_dir)
-    complete = [(step, path) for step, path in restart_files(run_dir) if step < progress_step]
+    complete = complete_restart_files(run_dir)
     if complete:
         step, path = complete[-1]
         latest.symlink_to(path.name)

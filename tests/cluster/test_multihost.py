@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from cluster_testlib import REPO, md_campaign, run_plain_lammps, statuses, write_campaign
-from harness.resume import last_progress, restart_files
+from harness.resume import complete_restart_files
 from harness.render import render_campaign
 from harness.runstate import RunLock, heartbeat_timeout_s, host_name
 
@@ -79,10 +79,8 @@ def test_kill_9_of_one_host_the_other_takes_over_after_the_heartbeat_timeout(tmp
     b = _launcher(out, "host-b", "--take-over")
 
     def a_is_past_a_restart() -> bool:
-        """A restart file the resume will use: progress.dat has moved past its step (resume.prepare_attempt)."""
-        def complete(run_dir: Path) -> bool:
-            return any(step < last_progress(run_dir)[0] for step, _ in restart_files(run_dir))
-        return any(complete(out / "runs" / r) for r in _held_by(out, "host-a"))
+        """A restart file the resume will use: progress.dat has moved past its step (resume.complete_restart_files)."""
+        return any(complete_restart_files(out / "runs" / r) for r in _held_by(out, "host-a"))
     _wait_until(a_is_past_a_restart)
     victims = _held_by(out, "host-a")
     os.killpg(a.pid, signal.SIGKILL)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.resume import last_progress, restart_files
+from harness.resume import complete_restart_files
 from cluster_testlib import (TINY, md_campaign, done_lines, harness, job_state, launcher_lines, require_slurm, run_json,
                              run_plain_lammps, sbatch, statuses, wait_job, write_campaign)
 
@@ -31,22 +31,17 @@ def _render(tmp_path: Path, text: str, *slurm_args: str) -> Path:
 
 def _wait_for(out: Path, job: str, done_at_least: int, timeout_s: float = 240) -> None:
     """Until ``done_at_least`` runs are done and another has a restart file that a resume would use (or the job
-    ended). A restart file counts once progress.dat has moved past its step (harness.resume.prepare_attempt):
+    ended). A restart file counts once progress.dat has moved past its step (harness.resume.complete_restart_files):
     cancelling between the write of the file and the next progress line makes the run start afresh, correctly."""
     deadline = time.time() + timeout_s
     while time.time() < deadline and job_state(job) in ("PENDING", "RUNNING", "CONFIGURING"):
         states = statuses(out) if (out / "runs").is_dir() else {}
         done = [r for r, s in states.items() if s.get("state") == "done"]
         running = [r for r, s in states.items() if s.get("state") == "running"
-                   and _has_complete_restart(out / "runs" / r)]
+                   and complete_restart_files(out / "runs" / r)]
         if len(done) >= done_at_least and running:
             return
         time.sleep(0.3)
-
-
-def _has_complete_restart(run_dir: Path) -> bool:
-    progress_step, _ = last_progress(run_dir)
-    return any(step < progress_step for step, _ in restart_files(run_dir))
 
 
 def _assert_resumed_runs_are_bit_identical(out: Path, tmp_path: Path, resumed: list[str]) -> None:
